@@ -1,0 +1,63 @@
+#
+# Settings of the forum mailer: send_notifications.py, fetch_replies.py, manage.py.
+# A plain Python module, read once per run.  Secrets do not belong here: put
+# MAIL_PSSWD, DB_PSWD, REPLIER_POP_PSSWD and REPLY_TOKEN_SECRET in a file
+# named .env beside this one (KEY=value lines, chmod 600) or in the
+# environment; the environment wins over .env, and both win over this file.
+# Check everything with:  python3 manage.py check
+#
+
+# --- Outgoing mail -------------------------------------------------------------
+MAIL_FROM  = "Forum <noreply@example.com>"  # From of notifications; the acting user's name replaces "Forum"
+MAIL_SMTP  = "localhost"    # SMTP server host name (or host:port) that sends notifications
+MAIL_ADMIN = ""             # where diagnostics and alerts go; comma-separated list allowed
+MAIL_LOGIN = ""             # SMTP AUTH user name; leave empty when the server needs no login
+MAIL_PSSWD = ""             # SMTP AUTH password (better: MAIL_PSSWD=... in .env); required with MAIL_LOGIN
+MAIL_USE_SSL = False        # implicit TLS from the first byte (port 465); for STARTTLS use OPTS['smtp_tls']
+DEBUG = False               # True: every mail goes to MAIL_ADMIN instead, marked with its real recipient
+
+# --- Database ------------------------------------------------------------------
+DB_HOST = ""                # PostgreSQL host; empty: the local Unix socket
+DB_PORT = 5432              # PostgreSQL port
+DB_USER = "sa_sirena"       # PostgreSQL role
+DB_PSWD = ""                # its password (better: DB_PSWD=... in .env)
+DB_NAME = "memoria"         # the database
+DB_SCHEMA = "memoria"       # the schema inside DB_NAME that holds the forum's and our tables
+
+EXTERNAL_DB_ADDR = "db.example.com:45432"  # public address of this installation (used in links)
+
+CARGADOR_HOST = "127.0.0.1"  # file storage service (for download links)
+CARGADOR_RPC_PORT = 4040     # its RPC port
+CARGADOR_HTPP_PORT = 4080    # its HTTP port (the manual's spelling; CARGADOR_HTTP_PORT works too)
+
+OPTS = {
+	'db_connection_addr' : EXTERNAL_DB_ADDR  # address given in invitations
+
+	# SMTP details
+	, 'smtp_port' : None         # SMTP port; None: 25, or 465 with MAIL_USE_SSL (587 is usual with smtp_tls)
+	, 'smtp_tls' : False         # STARTTLS after connecting (Gmail, Exchange/Office 365 on port 587)
+	, 'smtp_timeout' : 30        # seconds to wait for any SMTP answer
+	, 'smtp_verify_tls' : True   # verify TLS certificates; False only for a self-signed test server (warns)
+	, 'smtp_servers' : None      # list of servers instead of MAIL_SMTP: [{'host','port','ssl','tls','login','password','max_connections','enabled','description'}]
+	, 'mail_log' : ''            # log file (one greppable line per event); empty: no log file
+	, 'mail_disable' : False     # True: send_notifications.py does nothing and exits 0
+
+	# Sending queue
+	, 'send_lease_seconds' : 300       # how long a claimed notification stays reserved for the run that claimed it
+	, 'send_batch_size' : 200          # notifications claimed per database round trip
+	, 'send_max_attempts' : 10         # tries before a temporarily failing notification is marked failed
+	, 'send_retry_seconds' : 60        # wait after the first temporary failure; doubles each time
+	, 'send_retry_max_seconds' : 21600 # longest wait between two tries (6 hours)
+	, 'templates_dir' : ''             # folder with your own templates; its files win over templates/
+	, 'metrics_dir' : ''               # folder for a Prometheus textfile per run (node_exporter); empty: none
+
+	# Replies by email ("Allow to respond from E-mail" must be on in the universe)
+	, 'replier_from_addr' : ''         # reply mailbox, e.g. 'Forum reply <reply@example.com>'; the reply token is added as +TOKEN
+	, 'replier_pop_addr' : ''          # POP3 server of that mailbox, host or host:port (995 with SSL, else 110)
+	, 'replier_pop_ssl' : True         # POP3 over TLS (995); False: plain POP3 with STLS when offered
+	, 'replier_pop_login' : ''         # POP3 user name
+	, 'replier_pop_psswd' : ''         # POP3 password (better: REPLIER_POP_PSSWD=... in .env)
+	, 'replier_downloader_url' : ''    # base URL of attachment download links; hash= and name= are appended
+	, 'replier_separator' : ''         # line put at the top of notifications; replies are cut there; empty: a default line
+	, 'reply_token_days' : 180         # days a reply address stays valid
+}

@@ -1,0 +1,471 @@
+"""Settings: load ``cron_conf.py``, overlay secrets from the environment, validate.
+
+``cron_conf.py`` is the original product's plain Python module (its ``;`` line
+ends, its leading-comma ``OPTS`` dict and its arithmetic on
+``EXTERNAL_DB_ADDR`` all load unchanged).  A ``.env`` beside it is loaded
+first with python-dotenv, real environment variables winning, so the module
+and this loader both see the secrets without them living in the file.
+
+Validation runs once and reports every problem together, each naming its
+setting.  No secret value ever appears in a problem, a log line or ``repr``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib.util
+import os
+import re
+from dataclasses import dataclass, field
+from email.utils import getaddresses, parseaddr
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from dotenv import load_dotenv
+
+from .errors import ConfigError
+
+CONF_ENV = "CRON_CONF"
+DEFAULT_CONF = Path(__file__).resolve().parent.parent / "cron_conf.py"
+
+# Environment variables that override (or replace) the secrets of the file.
+SECRET_ENV = {
+    "MAIL_PSSWD": "MAIL_PSSWD",
+    "DB_PSWD": "DB_PSWD",
+    "replier_pop_psswd": "REPLIER_POP_PSSWD",
+    "reply_secret": "REPLY_TOKEN_SECRET",
+}
+
+# OPTS keys and their defaults.  Keys of the original product's other tools
+# (sync_*, ldap_*, ...) are accepted and ignored.
+OPTS_DEFAULTS: dict[str, Any] = {
+    "db_connection_addr": "",
+    "smtp_port": None,
+    "smtp_tls": False,
+    "smtp_timeout": 30,
+    "smtp_verify_tls": True,
+    "smtp_servers": None,
+    "mail_log": "",
+    "mail_disable": False,
+    "send_lease_seconds": 300,
+    "send_batch_size": 200,
+    "send_max_attempts": 10,
+    "send_retry_seconds": 60,
+    "send_retry_max_seconds": 6 * 3600,
+    "templates_dir": "",
+    "metrics_dir": "",
+    "reply_token_days": 180,
+    "replier_from_addr": "",
+    "replier_pop_addr": "",
+    "replier_pop_ssl": True,
+    "replier_pop_login": "",
+    "replier_pop_psswd": "",
+    "replier_downloader_url": "",
+    "replier_separator": "",
+}
+
+DEFAULT_SEPARATOR = "-- Write your reply above this line --"
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+
+
+@dataclass(frozen=True)
+class SmtpServer:
+    """One SMTP server that mail may go through."""
+
+    host: str
+    port: int
+    ssl: bool = False
+    tls: bool = False
+    login: str = ""
+    password: str = field(default="", repr=False)
+    max_connections: int = 1
+    enabled: bool = True
+    description: str = ""
+    timeout: float = 30.0
+    verify: bool = True
+
+    @property
+    def name(self) -> str:
+        return self.description or "%s:%d" % (self.host, self.port)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated settings.  Secrets are excluded from ``repr``."""
+
+    path: Path
+    mail_from_name: str
+    mail_from_addr: str
+    mail_admin: tuple[str, ...]
+    debug: bool
+    mail_disable: bool
+    smtp_servers: tuple[SmtpServer, ...]
+    db_host: str
+    db_port: int
+    db_user: str
+    db_password: str = field(repr=False)
+    db_name: str
+    db_schema: str
+    db_connection_addr: str
+    mail_log: str
+    send_lease_seconds: int
+    send_batch_size: int
+    send_max_attempts: int
+    send_retry_seconds: int
+    send_retry_max_seconds: int
+    templates_dir: str
+    metrics_dir: str
+    reply_secret: str = field(repr=False)
+    reply_token_days: int
+    replier_from_name: str
+    replier_from_addr: str
+    replier_separator: str
+    replier_downloader_url: str
+    pop_host: str
+    pop_port: int
+    pop_ssl: bool
+    pop_login: str
+    pop_password: str = field(repr=False)
+    raw_opts: dict[str, Any] = field(repr=False, default_factory=dict)
+
+    @property
+    def secrets(self) -> list[str]:
+        """Every secret value, for the log filter that masks them."""
+        values = [self.db_password, self.pop_password, self.reply_secret]
+        values += [s.password for s in self.smtp_servers]
+        return [v for v in values if v]
+
+    @property
+    def replies_enabled(self) -> bool:
+        return bool(self.replier_from_addr and self.reply_secret)
+
+    @property
+    def pop_configured(self) -> bool:
+        return bool(self.pop_host and self.pop_login and self.pop_password)
+
+    @property
+    def domain(self) -> str:
+        """The domain of our Message-IDs: that of ``MAIL_FROM``."""
+        return self.mail_from_addr.rpartition("@")[2] or "localhost"
+
+
+def find_conf(cli_path: str | None) -> Path:
+    """``--conf`` wins, then ``$CRON_CONF``, then ``cron_conf.py`` beside the scripts."""
+    chosen = cli_path or os.environ.get(CONF_ENV) or str(DEFAULT_CONF)
+    return Path(chosen).expanduser().resolve()
+
+
+def load_module(path: Path) -> ModuleType:
+    """Run ``cron_conf.py`` (after its ``.env``) and return it as a module."""
+    if not path.is_file():
+        raise ConfigError(
+            "settings file %s does not exist: pass --conf PATH or set %s" % (path, CONF_ENV)
+        )
+    # Real environment variables win over .env (override=False).
+    load_dotenv(path.with_name(".env"), override=False)
+    spec = importlib.util.spec_from_file_location("_forummail_cron_conf", path)
+    if spec is None or spec.loader is None:
+        raise ConfigError("cannot load settings file %s" % path)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as exc:
+        raise ConfigError(
+            "%s line %s: Python syntax error: %s" % (path, exc.lineno, exc.msg)
+        ) from None
+    except Exception as exc:  # the file is user code: report, do not trace
+        line = _user_line(exc, path)
+        raise ConfigError(
+            "%s%s: %s: %s" % (path, line, type(exc).__name__, exc)
+        ) from None
+    return module
+
+
+def _user_line(exc: BaseException, path: Path) -> str:
+    tb = exc.__traceback__
+    line = ""
+    while tb is not None:
+        if Path(tb.tb_frame.f_code.co_filename) == path:
+            line = " line %d" % tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def load(cli_path: str | None = None) -> Settings:
+    """Find, load and validate the settings; raise ConfigError listing every problem."""
+    path = find_conf(cli_path)
+    return validate(load_module(path), path)
+
+
+class _Checker:
+    """Collects problems so that all of them are reported at once."""
+
+    def __init__(self, module: ModuleType, opts: dict[str, Any]) -> None:
+        self.module = module
+        self.opts = opts
+        self.problems: list[str] = []
+
+    def top(self, name: str, default: Any) -> Any:
+        return getattr(self.module, name, default)
+
+    def opt(self, name: str) -> Any:
+        value = self.opts.get(name, OPTS_DEFAULTS[name])
+        return OPTS_DEFAULTS[name] if value is None and OPTS_DEFAULTS[name] is not None else value
+
+    def string(self, label: str, value: Any, secret: bool = False) -> str:
+        if value is None:
+            return ""
+        if not isinstance(value, str):
+            shown = "a %s" % type(value).__name__ if secret else repr(value)
+            self.problems.append("%s must be a string, not %s" % (label, shown))
+            return ""
+        if "\n" in value or "\r" in value:
+            self.problems.append("%s must be on one line (it contains a line break)" % label)
+            return ""
+        return value.strip()
+
+    def boolean(self, label: str, value: Any) -> bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, int) and value in (0, 1):
+            return bool(value)
+        hint = " (write True or False without quotes)" if isinstance(value, str) else ""
+        self.problems.append("%s must be True or False, not %r%s" % (label, value, hint))
+        return False
+
+    def integer(self, label: str, value: Any, low: int, high: int) -> int:
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            self.problems.append(
+                "%s must be a whole number from %d to %d, not %r" % (label, low, high, value)
+            )
+            return low
+        return value
+
+    def address(self, label: str, value: str, required: bool) -> tuple[str, str]:
+        if not value:
+            if required:
+                self.problems.append("%s is empty: set it to an address like 'Forum <noreply@example.com>'" % label)
+            return "", ""
+        name, addr = parseaddr(value)
+        if "@" not in addr or addr.startswith("@") or addr.endswith("@") or " " in addr:
+            self.problems.append("%s is not an email address: %r" % (label, value))
+            return "", ""
+        return name, addr
+
+
+def _host_port(text: str) -> tuple[str, int | None]:
+    host, sep, port = text.rpartition(":")
+    if sep and port.isdigit() and host and not host.endswith(":"):
+        return host.strip("[]"), int(port)
+    return text, None
+
+
+def _secret(module: ModuleType, file_value: Any, env_name: str) -> Any:
+    env = os.environ.get(env_name)
+    return env if env else file_value
+
+
+def validate(module: ModuleType, path: Path) -> Settings:
+    """Turn a loaded ``cron_conf`` module into Settings, or raise ConfigError."""
+    opts = getattr(module, "OPTS", {})
+    if not isinstance(opts, dict):
+        raise ConfigError("OPTS must be a dict like OPTS = {'smtp_port': 25}, not %s" % type(opts).__name__)
+    c = _Checker(module, opts)
+    for key in opts:
+        if isinstance(key, str) and key not in OPTS_DEFAULTS:
+            close = difflib.get_close_matches(key, OPTS_DEFAULTS, n=1, cutoff=0.8)
+            if close:
+                c.problems.append("OPTS has unknown key %r: did you mean %r?" % (key, close[0]))
+
+    mail_disable = c.boolean("OPTS['mail_disable']", c.opt("mail_disable"))
+    debug = c.boolean("DEBUG", c.top("DEBUG", False))
+    from_name, from_addr = c.address(
+        "MAIL_FROM", c.string("MAIL_FROM", c.top("MAIL_FROM", "")), required=not mail_disable
+    )
+    admin_text = c.string("MAIL_ADMIN", c.top("MAIL_ADMIN", ""))
+    admins = tuple(a for _, a in getaddresses([admin_text]) if a)
+    if admin_text and (not admins or any("@" not in a for a in admins)):
+        c.problems.append("MAIL_ADMIN is not a list of email addresses: %r" % admin_text)
+        admins = ()
+    if debug and not admins and not mail_disable:
+        c.problems.append("DEBUG is True but MAIL_ADMIN is empty: in DEBUG every mail goes to MAIL_ADMIN")
+
+    timeout = c.integer("OPTS['smtp_timeout']", c.opt("smtp_timeout"), 1, 600)
+    verify = c.boolean("OPTS['smtp_verify_tls']", c.opt("smtp_verify_tls"))
+    servers = _smtp_servers(c, module, mail_disable, timeout, verify)
+
+    db_password = c.string("DB_PSWD", _secret(module, c.top("DB_PSWD", ""), "DB_PSWD"), secret=True)
+    db_schema = c.string("DB_SCHEMA", c.top("DB_SCHEMA", "memoria"))
+    if not _IDENT.match(db_schema):
+        c.problems.append("DB_SCHEMA must be a plain identifier (letters, digits, _), not %r" % db_schema)
+    db_name = c.string("DB_NAME", c.top("DB_NAME", "memoria")) or "memoria"
+    db_user = c.string("DB_USER", c.top("DB_USER", "sa_sirena"))
+    db_host = c.string("DB_HOST", c.top("DB_HOST", ""))
+    db_port = c.integer("DB_PORT", c.top("DB_PORT", 5432), 1, 65535)
+
+    reply_secret = c.string("REPLY_TOKEN_SECRET", _secret(module, "", "REPLY_TOKEN_SECRET"), secret=True)
+    replier_text = c.string("OPTS['replier_from_addr']", c.opt("replier_from_addr"))
+    replier_name, replier_addr = c.address("OPTS['replier_from_addr']", replier_text, required=False)
+    if replier_addr and len(reply_secret) < 16:
+        c.problems.append(
+            "OPTS['replier_from_addr'] is set but REPLY_TOKEN_SECRET is %s: put a random string of "
+            "at least 16 characters in the .env beside %s (python3 -c 'import secrets; "
+            "print(secrets.token_urlsafe(32))')" % ("too short" if reply_secret else "not set", path.name)
+        )
+    if replier_addr and "+" in replier_addr.partition("@")[0]:
+        c.problems.append("OPTS['replier_from_addr'] must not contain '+': the reply token is added after a '+'")
+
+    pop_text = c.string("OPTS['replier_pop_addr']", c.opt("replier_pop_addr"))
+    pop_ssl = c.boolean("OPTS['replier_pop_ssl']", c.opt("replier_pop_ssl"))
+    pop_host, pop_port = _host_port(pop_text)
+    pop_login = c.string("OPTS['replier_pop_login']", c.opt("replier_pop_login"))
+    pop_password = c.string(
+        "OPTS['replier_pop_psswd']",
+        _secret(module, c.opt("replier_pop_psswd"), "REPLIER_POP_PSSWD"),
+        secret=True,
+    )
+    pop_given = {"replier_pop_addr": pop_host, "replier_pop_login": pop_login, "replier_pop_psswd": pop_password}
+    if any(pop_given.values()) and not all(pop_given.values()):
+        missing = ", ".join("OPTS['%s']" % k for k, v in pop_given.items() if not v)
+        c.problems.append("the reply mailbox is half configured: %s empty" % missing)
+
+    templates_dir = c.string("OPTS['templates_dir']", c.opt("templates_dir"))
+    if templates_dir and not Path(templates_dir).is_dir():
+        c.problems.append("OPTS['templates_dir'] %r is not a folder" % templates_dir)
+    mail_log = c.string("OPTS['mail_log']", c.opt("mail_log"))
+    if mail_log and not Path(mail_log).expanduser().parent.is_dir():
+        c.problems.append("OPTS['mail_log'] %r: its folder does not exist" % mail_log)
+    metrics_dir = c.string("OPTS['metrics_dir']", c.opt("metrics_dir"))
+    if metrics_dir and not Path(metrics_dir).is_dir():
+        c.problems.append("OPTS['metrics_dir'] %r is not a folder" % metrics_dir)
+    separator = c.string("OPTS['replier_separator']", c.opt("replier_separator")) or DEFAULT_SEPARATOR
+
+    settings_kw = dict(
+        send_lease_seconds=c.integer("OPTS['send_lease_seconds']", c.opt("send_lease_seconds"), 30, 86400),
+        send_batch_size=c.integer("OPTS['send_batch_size']", c.opt("send_batch_size"), 1, 10000),
+        send_max_attempts=c.integer("OPTS['send_max_attempts']", c.opt("send_max_attempts"), 1, 100),
+        send_retry_seconds=c.integer("OPTS['send_retry_seconds']", c.opt("send_retry_seconds"), 1, 86400),
+        send_retry_max_seconds=c.integer(
+            "OPTS['send_retry_max_seconds']", c.opt("send_retry_max_seconds"), 1, 7 * 86400
+        ),
+        reply_token_days=c.integer("OPTS['reply_token_days']", c.opt("reply_token_days"), 1, 3650),
+    )
+    db_connection_addr = c.string("OPTS['db_connection_addr']", c.opt("db_connection_addr"))
+    downloader = c.string("OPTS['replier_downloader_url']", c.opt("replier_downloader_url"))
+
+    if c.problems:
+        raise ConfigError(c.problems)
+    return Settings(
+        path=path,
+        mail_from_name=from_name,
+        mail_from_addr=from_addr,
+        mail_admin=admins,
+        debug=debug,
+        mail_disable=mail_disable,
+        smtp_servers=servers,
+        db_host=db_host,
+        db_port=db_port,
+        db_user=db_user,
+        db_password=db_password,
+        db_name=db_name,
+        db_schema=db_schema,
+        db_connection_addr=db_connection_addr,
+        mail_log=mail_log,
+        templates_dir=templates_dir,
+        metrics_dir=metrics_dir,
+        reply_secret=reply_secret,
+        replier_from_name=replier_name,
+        replier_from_addr=replier_addr,
+        replier_separator=separator,
+        replier_downloader_url=downloader,
+        pop_host=pop_host,
+        pop_port=pop_port or (995 if pop_ssl else 110),
+        pop_ssl=pop_ssl,
+        pop_login=pop_login,
+        pop_password=pop_password,
+        raw_opts=dict(opts),
+        **settings_kw,
+    )
+
+
+def _smtp_servers(
+    c: _Checker, module: ModuleType, mail_disable: bool, timeout: int, verify: bool
+) -> tuple[SmtpServer, ...]:
+    """``OPTS['smtp_servers']`` when given, else ``MAIL_SMTP`` and friends as the one server."""
+    listed = c.opt("smtp_servers")
+    if listed:
+        if not isinstance(listed, list | tuple) or not all(isinstance(d, dict) for d in listed):
+            c.problems.append("OPTS['smtp_servers'] must be a list of dicts like [{'host': 'smtp.example.com'}]")
+            return ()
+        servers = []
+        for i, d in enumerate(listed):
+            servers.append(_server_from_dict(c, "OPTS['smtp_servers'][%d]" % i, d, timeout, verify))
+        if not any(s.enabled for s in servers) and not mail_disable:
+            c.problems.append("OPTS['smtp_servers'] has no server with 'enabled': True")
+        return tuple(servers)
+    host_text = c.string("MAIL_SMTP", c.top("MAIL_SMTP", ""))
+    if not host_text:
+        if not mail_disable:
+            c.problems.append("MAIL_SMTP is empty: set the SMTP server's host name (or OPTS['mail_disable'] = True)")
+        return ()
+    host, port_in_host = _host_port(host_text)
+    ssl = c.boolean("MAIL_USE_SSL", c.top("MAIL_USE_SSL", False))
+    d = {
+        "host": host,
+        "port": c.opt("smtp_port") or port_in_host,
+        "ssl": ssl,
+        "tls": c.opt("smtp_tls"),
+        "login": c.top("MAIL_LOGIN", ""),
+        "password": _secret(module, c.top("MAIL_PSSWD", ""), "MAIL_PSSWD"),
+    }
+    names = {"ssl": "MAIL_USE_SSL", "tls": "OPTS['smtp_tls']", "port": "OPTS['smtp_port']",
+             "login": "MAIL_LOGIN", "password": "MAIL_PSSWD", "host": "MAIL_SMTP"}
+    return (_server_from_dict(c, "", d, timeout, verify, names),)
+
+
+def _server_from_dict(
+    c: _Checker,
+    label: str,
+    d: dict[str, Any],
+    timeout: int,
+    verify: bool,
+    names: dict[str, str] | None = None,
+) -> SmtpServer:
+    def name(key: str) -> str:
+        return names[key] if names and key in names else "%s[%r]" % (label, key)
+
+    unknown = set(d) - {"host", "port", "ssl", "tls", "login", "password", "max_connections",
+                        "enabled", "description", "timeout", "verify"}
+    for key in sorted(unknown, key=str):
+        c.problems.append("%s has unknown key %r" % (label, key))
+    host = c.string(name("host"), d.get("host", ""))
+    if not host:
+        c.problems.append("%s is empty" % name("host"))
+    ssl = c.boolean(name("ssl"), d.get("ssl", False))
+    tls = c.boolean(name("tls"), d.get("tls", False))
+    if ssl and tls:
+        c.problems.append(
+            "%s and %s are both True: use one (implicit TLS on 465, or STARTTLS on 587)"
+            % (name("ssl"), name("tls"))
+        )
+    port = d.get("port") or (465 if ssl else 25)
+    login = c.string(name("login"), d.get("login", ""))
+    password = c.string(name("password"), d.get("password", ""), secret=True)
+    if login and not password:
+        c.problems.append("%s is set but %s is empty" % (name("login"), name("password")))
+    return SmtpServer(
+        host=host,
+        port=c.integer(name("port"), port, 1, 65535),
+        ssl=ssl,
+        tls=tls,
+        login=login,
+        password=password,
+        max_connections=c.integer(name("max_connections"), d.get("max_connections", 1), 1, 64),
+        enabled=c.boolean(name("enabled"), d.get("enabled", True)),
+        description=c.string(name("description"), d.get("description", "")),
+        timeout=float(c.integer(name("timeout"), d.get("timeout", timeout), 1, 600)),
+        verify=c.boolean(name("verify"), d.get("verify", verify)),
+    )

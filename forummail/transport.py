@@ -1,0 +1,209 @@
+"""Transport: SMTP connections and the sorting of what servers answer.
+
+Every answer is sorted into one of three outcomes (RFC 5321 section 4.2.1:
+the first digit decides):
+
+* ``SENT``: 2xx;
+* ``RETRY``: 4xx, a timeout, a dropped connection: try again later;
+* ``FAILED``: 5xx: the server's words are kept, no retry.
+
+A server that cannot be used at all (refused connection, TLS or login
+failure, a 421 greeting) raises :class:`ServerDown`: the run stops and says
+so once, instead of failing every message in turn.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import smtplib
+import socket
+import ssl
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .compose import Outgoing
+from .errors import TemporaryFailure
+from .settings import SmtpServer
+
+log = logging.getLogger(__name__)
+
+
+class Outcome(enum.Enum):
+    SENT = "sent"
+    RETRY = "retry"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Result:
+    outcome: Outcome
+    detail: str = ""
+    server: str = ""
+
+
+class ServerDown(TemporaryFailure):
+    """No configured SMTP server can be used now."""
+
+
+def _words(code: int | None, text: bytes | str | None) -> str:
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    text = " ".join((text or "").split())
+    return ("%d %s" % (code, text)).strip() if code else text
+
+
+def _by_code(code: int, text: str) -> Outcome:
+    if 200 <= code < 300:
+        return Outcome.SENT
+    if 400 <= code < 500:
+        return Outcome.RETRY
+    return Outcome.FAILED
+
+
+def tls_context(server: SmtpServer) -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    if not server.verify:
+        log.warning("TLS certificate checks are off for SMTP server %s (verify: False)", server.name)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def open_connection(server: SmtpServer) -> smtplib.SMTP:
+    """Connect, say EHLO, STARTTLS and AUTH as configured; raise ServerDown with the reason."""
+    smtp: smtplib.SMTP | None = None
+    try:
+        if server.ssl:
+            smtp = smtplib.SMTP_SSL(server.host, server.port, timeout=server.timeout,
+                                    context=tls_context(server))
+        else:
+            smtp = smtplib.SMTP(server.host, server.port, timeout=server.timeout)
+        smtp.ehlo_or_helo_if_needed()
+        if server.tls:
+            if not smtp.has_extn("starttls"):
+                raise ServerDown(
+                    "SMTP server %s does not offer STARTTLS: check the port, or set smtp_tls to False"
+                    % server.name
+                )
+            smtp.starttls(context=tls_context(server))
+            smtp.ehlo()
+        if server.login:
+            smtp.login(server.login, server.password)
+        return smtp
+    except ServerDown:
+        _close(smtp)
+        raise
+    except smtplib.SMTPAuthenticationError as exc:
+        _close(smtp)
+        raise ServerDown(
+            "SMTP server %s refused the login of %r: %s (check MAIL_LOGIN and MAIL_PSSWD)"
+            % (server.name, server.login, _words(exc.smtp_code, exc.smtp_error))
+        ) from None
+    except ssl.SSLCertVerificationError as exc:
+        _close(smtp)
+        raise ServerDown(
+            "SMTP server %s: TLS certificate not valid: %s" % (server.name, exc.verify_message)
+        ) from None
+    except smtplib.SMTPResponseException as exc:
+        _close(smtp)
+        raise ServerDown(
+            "SMTP server %s answered %s" % (server.name, _words(exc.smtp_code, exc.smtp_error))
+        ) from None
+    except (OSError, smtplib.SMTPException) as exc:
+        _close(smtp)
+        raise ServerDown("cannot connect to SMTP server %s: %s" % (server.name, _reason(exc))) from None
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, socket.timeout | TimeoutError):
+        return "no answer (timed out)"
+    return str(exc) or type(exc).__name__
+
+
+def _close(smtp: smtplib.SMTP | None) -> None:
+    if smtp is None:
+        return
+    try:
+        smtp.close()
+    except OSError:
+        pass
+
+
+class Transport:
+    """One SMTP connection, reused for many messages, failing over between servers."""
+
+    def __init__(self, servers: Sequence[SmtpServer]) -> None:
+        self.servers = [s for s in servers if s.enabled]
+        self.smtp: smtplib.SMTP | None = None
+        self.server: SmtpServer | None = None
+
+    def open(self) -> SmtpServer:
+        """Connect to the first server that works, or raise ServerDown naming every failure."""
+        if self.smtp is not None and self.server is not None:
+            return self.server
+        problems = []
+        for server in self.servers:
+            try:
+                self.smtp = open_connection(server)
+            except ServerDown as exc:
+                log.warning("%s", exc)
+                problems.append(str(exc))
+                continue
+            self.server = server
+            return server
+        raise ServerDown("; ".join(problems) or "no SMTP server is enabled")
+
+    def send(self, out: Outgoing) -> Result:
+        """Send one message on the open connection (opening it if needed)."""
+        server = self.open()
+        smtp = self.smtp
+        assert smtp is not None
+        try:
+            refused = smtp.sendmail(out.sender, out.recipients, out.data)
+        except smtplib.SMTPRecipientsRefused as exc:
+            answers = [_words(code, text) for code, text in exc.recipients.values()]
+            temporary = any(400 <= code < 500 for code, _ in exc.recipients.values())
+            outcome = Outcome.RETRY if temporary else Outcome.FAILED
+            return Result(outcome, "recipient refused: " + "; ".join(answers), server.name)
+        except smtplib.SMTPSenderRefused as exc:
+            words = _words(exc.smtp_code, exc.smtp_error)
+            if 400 <= exc.smtp_code < 500:
+                return Result(Outcome.RETRY, "sender refused: " + words, server.name)
+            if exc.smtp_code == 552:  # message too big (SIZE): this message only
+                return Result(Outcome.FAILED, words, server.name)
+            # Any other refusal of MAIL FROM would refuse every message: stop,
+            # lose nothing, and name the setting.
+            self.drop()
+            raise ServerDown(
+                "SMTP server %s refuses our sender %s: %s (check MAIL_FROM)"
+                % (server.name, out.sender, words)
+            ) from None
+        except smtplib.SMTPResponseException as exc:
+            if exc.smtp_code in (421, -1):  # closing the channel: RFC 5321 3.8
+                self.drop()
+            return Result(_by_code(exc.smtp_code, ""), _words(exc.smtp_code, exc.smtp_error), server.name)
+        except (OSError, smtplib.SMTPException) as exc:
+            # Dropped or timed out mid-transaction: it may or may not have
+            # arrived; it is retried (a rare duplicate beats a lost mail).
+            self.drop()
+            return Result(Outcome.RETRY, "connection lost: %s" % _reason(exc), server.name)
+        if refused:
+            log.warning("message %s: some recipients refused: %s", out.job_id,
+                        "; ".join("%s %s" % (r, _words(*a)) for r, a in refused.items()))
+        return Result(Outcome.SENT, "", server.name)
+
+    def drop(self) -> None:
+        """Forget a broken connection; the next send reconnects."""
+        _close(self.smtp)
+        self.smtp = None
+        self.server = None
+
+    def close(self) -> None:
+        """QUIT politely; a dead connection is just closed."""
+        if self.smtp is not None:
+            try:
+                self.smtp.quit()
+            except (OSError, smtplib.SMTPException):
+                pass
+        self.drop()
