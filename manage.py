@@ -14,7 +14,8 @@ from forummail import admin, cli, logs, settings
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="manage.py", description="Administer the forum mailer.")
-    parser.add_argument("--conf", metavar="PATH", help="settings module (default: $CRON_CONF, else cron_conf.py beside this script)")
+    parser.add_argument("--conf", metavar="PATH",
+                        help="settings module (default: $CRON_CONF, else cron_conf.py beside this script)")
     parser.add_argument("-v", "--verbose", action="store_true", help="say more")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("init-db", help="create or upgrade the schema in DB_NAME / DB_SCHEMA")

@@ -134,7 +134,7 @@ class Job:
         atts = row.pop("attachments")
         if isinstance(atts, str):
             atts = json.loads(atts)
-        return cls(attachments=[tuple(a) for a in atts or []], **row)  # type: ignore[misc]
+        return cls(attachments=[tuple(a) for a in atts or []], **row)
 
 
 def prepare_sender_session(conn: psycopg.Connection) -> None:

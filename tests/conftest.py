@@ -50,7 +50,8 @@ class Database:
 
     def query(self, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
         with self.connect() as conn:
-            return conn.execute(sql, params).fetchall()
+            cur = conn.execute(sql, params)
+            return cur.fetchall() if cur.description else []
 
     def scalar(self, sql: str, params: Any = None) -> Any:
         rows = self.query(sql, params)

@@ -1,0 +1,162 @@
+"""Compose: headers, threading, reply address, injection safety, templates."""
+
+from __future__ import annotations
+
+from datetime import date
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from forummail import settings, token
+from forummail.compose import Composer, download_url
+from forummail.errors import ConfigError
+from forummail.queue import Job
+
+SECRET = "compose-secret-0123456789"
+
+
+def make_settings(tmp_path: Path, top: str = "", opts: str = "") -> settings.Settings:
+    path = tmp_path / "cron_conf.py"
+    path.write_text(
+        "MAIL_FROM = 'Forum <noreply@forum.test>'\nMAIL_SMTP = 'localhost'\nMAIL_ADMIN = 'admin@forum.test'\n"
+        + top + "\nOPTS = {'replier_from_addr': 'Forum reply <replies@forum.test>',"
+        " 'replier_downloader_url': 'https://files.test/dl.php?db=1&', " + opts + "}\n")
+    (tmp_path / ".env").write_text("REPLY_TOKEN_SECRET=%s\n" % SECRET)
+    return settings.load(str(path))
+
+
+@pytest.fixture(autouse=True)
+def _env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("REPLY_TOKEN_SECRET", raising=False)
+
+
+def job(**kw: Any) -> Job:
+    values: dict[str, Any] = dict(
+        id=7, kind="message", recipient="bob@example.com", attempts=0, user_id=2,
+        recipient_name="Bob Builder", task_id=42, task_name="Render farm", universe_id=1,
+        universe_name="Studio", allow_email_reply=True, message_id=9, message_body="Hello <b>Bob</b>",
+        author_id=1, author_name="Ann Author", attachments=[("plan.pdf", "abc123", 2048)])
+    values.update(kw)
+    return Job(**values)
+
+
+def parse(data: bytes) -> EmailMessage:
+    msg = message_from_bytes(data, policy=policy.default)
+    assert isinstance(msg, EmailMessage)
+    return msg
+
+
+def test_message_headers_and_reply_token(tmp_path: Path) -> None:
+    out = Composer(make_settings(tmp_path)).compose(job(), today=date(2026, 11, 21))
+    msg = parse(out.data)
+    assert msg["From"] == "Ann Author <noreply@forum.test>"
+    assert msg["To"] == "Bob Builder <bob@example.com>"
+    assert msg["Subject"] == "[#42] Render farm"
+    assert msg["Auto-Submitted"] == "auto-generated"
+    assert msg["X-Auto-Response-Suppress"] == "All"
+    assert msg["X-Notification-Type"] == "message"
+    assert msg["In-Reply-To"] == msg["References"] == "<task.42@forum.test>"
+    assert out.recipients == ["bob@example.com"] and out.sender == "noreply@forum.test"
+    reply_to = msg["Reply-To"].addresses[0].addr_spec
+    tok = token.find(reply_to)
+    assert tok and reply_to == "replies+%s@forum.test" % tok
+    data = token.verify([SECRET], tok, date(2026, 11, 21))
+    assert (data.user_id, data.task_id) == (2, 42)
+    # Mirrored in the Message-ID for servers that drop sub-addresses.
+    assert token.find(msg["Message-ID"]) == tok
+    assert b"\r\n" in out.data and b"\n" not in out.data.replace(b"\r\n", b"")
+
+
+def test_body_parts_separator_and_links(tmp_path: Path) -> None:
+    s = make_settings(tmp_path)
+    msg = parse(Composer(s).compose(job()).data)
+    text = msg.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    html = msg.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    assert text.startswith(s.replier_separator)
+    assert "Hello <b>Bob</b>" in text
+    assert "Hello &lt;b&gt;Bob&lt;/b&gt;" in html  # escaped in HTML
+    link = "https://files.test/dl.php?db=1&hash=abc123&name=plan.pdf"
+    assert link in text and link.replace("&", "&amp;") in html
+    assert "plan.pdf (2.0 KB)" in text
+
+
+def test_no_reply_token_where_replies_are_not_allowed(tmp_path: Path) -> None:
+    s = make_settings(tmp_path)
+    msg = parse(Composer(s).compose(job(allow_email_reply=False)).data)
+    assert msg["Reply-To"] is None
+    assert token.find(msg["Message-ID"]) is None
+    text = msg.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert s.replier_separator not in text
+
+
+def test_crlf_in_names_and_subjects_never_makes_a_header(tmp_path: Path) -> None:
+    evil = "Eve\r\nBcc: victim@example.com\r\nX-Evil: 1"
+    out = Composer(make_settings(tmp_path)).compose(
+        job(author_name=evil, recipient_name=evil, task_name="Task\nBcc: victim@example.com"))
+    msg = parse(out.data)
+    assert msg["Bcc"] is None and msg["X-Evil"] is None
+    assert "Bcc" in str(msg["From"])  # kept as harmless text in the display name
+    assert out.recipients == ["bob@example.com"]
+    system = Composer(make_settings(tmp_path)).compose(
+        job(kind="invite", subject="Welcome\r\nBcc: victim@example.com", system_body="hi", message_id=None))
+    msg = parse(system.data)
+    assert msg["Bcc"] is None and msg["Subject"] == "Welcome Bcc: victim@example.com"
+
+
+def test_system_mail_uses_given_subject_and_body(tmp_path: Path) -> None:
+    out = Composer(make_settings(tmp_path)).compose(
+        job(kind="password-reset", subject="Reset your password", system_body="Click here", task_id=None,
+            message_id=None, author_name=None, allow_email_reply=False))
+    msg = parse(out.data)
+    assert msg["Subject"] == "Reset your password"
+    assert msg["From"] == "Forum <noreply@forum.test>"
+    assert msg["X-Notification-Type"] == "password-reset"
+    assert msg["In-Reply-To"] is None and msg["Reply-To"] is None
+    assert msg.get_body(("plain",)).get_content().strip() == "Click here"  # type: ignore[union-attr]
+
+
+def test_debug_sends_to_admin_marked_with_recipient(tmp_path: Path) -> None:
+    out = Composer(make_settings(tmp_path, top="DEBUG = True")).compose(job())
+    msg = parse(out.data)
+    assert out.recipients == ["admin@forum.test"]
+    assert msg["X-Intended-Recipient"] == "bob@example.com"
+    assert msg["Subject"].startswith("[DEBUG for bob@example.com]")
+
+
+def test_unicode_names_are_encoded(tmp_path: Path) -> None:
+    out = Composer(make_settings(tmp_path)).compose(job(author_name="Jürgen Größe", task_name="Задача"))
+    assert out.data.isascii() or b"=?utf-8?" in out.data
+    msg = parse(out.data)
+    assert msg["From"].addresses[0].display_name == "Jürgen Größe"
+    assert msg["Subject"] == "[#42] Задача"
+
+
+def test_administrator_templates_win(tmp_path: Path) -> None:
+    mine = tmp_path / "mytemplates"
+    mine.mkdir()
+    (mine / "message.subject.txt").write_text("Forum: {{ task_name }}")
+    s = make_settings(tmp_path, opts="'templates_dir': %r" % str(mine))
+    msg = parse(Composer(s).compose(job()).data)
+    assert msg["Subject"] == "Forum: Render farm"
+    (mine / "message.txt").write_text("{{ no_such_value }}")
+    with pytest.raises(ConfigError, match="message.txt"):
+        Composer(s).compose(job())
+
+
+def test_message_ids_are_unique(tmp_path: Path) -> None:
+    composer = Composer(make_settings(tmp_path))
+    ids = {composer.compose(job(id=i)).message_id for i in range(200)}
+    assert len(ids) == 200
+
+
+@pytest.mark.parametrize("base,expected", [
+    ("https://x/dl?a=1&", "https://x/dl?a=1&hash=h&name=a+b.txt"),
+    ("https://x/dl?a=1", "https://x/dl?a=1&hash=h&name=a+b.txt"),
+    ("https://x/dl", "https://x/dl?hash=h&name=a+b.txt"),
+    ("", ""),
+])
+def test_download_url(base: str, expected: str) -> None:
+    assert download_url(base, "a b.txt", "h") == expected
