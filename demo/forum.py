@@ -1,0 +1,171 @@
+"""The demo's story: settings, the schema, a small forum, a message, the mailer's run."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+
+import psycopg
+
+from .common import DemoError, run_script, say, show
+from .postgres import DB_NAME, Postgres
+from .smtp import Received
+
+SCHEMA = "memoria"
+MAIL_FROM = "Forum <noreply@example.com>"
+REPLIER = "Forum reply <reply@example.com>"
+HEADERS = ("From", "To", "Subject", "Message-ID", "In-Reply-To", "Reply-To", "Auto-Submitted")
+
+# Written the way an administrator fills in the shipped cron_conf.py.
+CONF_TEMPLATE = """\
+#
+# Settings of the forum mailer, written by demo.py for one demo run.
+# The secret (REPLY_TOKEN_SECRET) is in the .env beside this file, as the
+# shipped cron_conf.py recommends.
+#
+
+# --- Outgoing mail -------------------------------------------------------------
+MAIL_FROM  = {mail_from!r}  # the acting user's name replaces "Forum"
+MAIL_SMTP  = "127.0.0.1"    # the demo's SMTP server (its port is in OPTS)
+MAIL_ADMIN = "admin@example.com"
+MAIL_LOGIN = ""             # the demo's server needs no login
+MAIL_USE_SSL = False
+DEBUG = False
+
+# --- Database ------------------------------------------------------------------
+DB_HOST = "127.0.0.1"       # the demo's PostgreSQL
+DB_PORT = {db_port}
+DB_USER = {db_user!r}
+DB_PSWD = ""                # trust authentication on 127.0.0.1: no password
+DB_NAME = {db_name!r}
+DB_SCHEMA = {db_schema!r}
+
+OPTS = {{
+	'smtp_port' : {smtp_port}
+	, 'smtp_timeout' : 10
+	, 'mail_log' : {mail_log!r}
+
+	# Replies by email: notifications carry a Reply-To with a signed token
+	, 'replier_from_addr' : {replier!r}
+}}
+"""
+
+
+def write_conf(work: Path, pg: Postgres, smtp_port: int) -> Path:
+    """Write cron_conf.py and its .env (a random REPLY_TOKEN_SECRET, never printed)."""
+    conf = work / "cron_conf.py"
+    conf.write_text(CONF_TEMPLATE.format(
+        mail_from=MAIL_FROM, db_port=pg.port, db_user=pg.conninfo()["user"], db_name=DB_NAME,
+        db_schema=SCHEMA, smtp_port=smtp_port, mail_log=str(work / "mail.log"), replier=REPLIER,
+    ))
+    # 0600 from the start, as the manual asks of .env files.
+    fd = os.open(work / ".env", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as env:
+        env.write("REPLY_TOKEN_SECRET=%s\n" % secrets.token_urlsafe(32))
+    say("settings written to %s (the secret is in the .env beside it)" % conf)
+    return conf
+
+
+def create_database(pg: Postgres) -> None:
+    with psycopg.connect(**pg.conninfo(), autocommit=True) as conn:  # type: ignore[arg-type]
+        conn.execute("CREATE DATABASE %s" % DB_NAME)
+
+
+def init_db(conf: Path) -> None:
+    run_script("manage.py", conf, "init-db")
+
+
+def connect(pg: Postgres) -> psycopg.Connection:
+    """What the forum application itself would use (search_path on our schema)."""
+    return psycopg.connect(**pg.conninfo(DB_NAME), autocommit=True,  # type: ignore[arg-type]
+                           options="-c search_path=%s" % SCHEMA)
+
+
+@dataclass(frozen=True)
+class Forum:
+    universe: int
+    task: int
+    users: dict[str, tuple[int, str, str]]  # first name -> (id, full name, email)
+
+
+def _insert(conn: psycopg.Connection, sql: str, params: tuple[object, ...]) -> int:
+    row = conn.execute(sql, params).fetchone()
+    if row is None:
+        raise DemoError("INSERT returned no id: " + sql)
+    return int(row[0])
+
+
+def make_forum(conn: psycopg.Connection) -> Forum:
+    """A universe that allows replies by email, three users, one task they all follow."""
+    universe = _insert(conn, "INSERT INTO universes (name, allow_email_reply) VALUES (%s, true) RETURNING id",
+                       ("Studio",))
+    users: dict[str, tuple[int, str, str]] = {}
+    for name, email in (("Ann Author", "ann@example.com"), ("Bob Builder", "bob@example.com"),
+                        ("Cat Critic", "cat@example.com")):
+        user = _insert(conn, "INSERT INTO users (universe_id, name, email) VALUES (%s, %s, %s) RETURNING id",
+                       (universe, name, email))
+        users[name.split()[0]] = (user, name, email)
+    task = _insert(conn, "INSERT INTO tasks (universe_id, name) VALUES (%s, %s) RETURNING id",
+                   (universe, "Render farm upgrade"))
+    for user, _, _ in users.values():
+        conn.execute("INSERT INTO task_followers (task_id, user_id) VALUES (%s, %s)", (task, user))
+    say("forum created: universe 'Studio' (replies by email allowed), task #%d 'Render farm upgrade'"
+        " followed by %s" % (task, ", ".join("%s <%s>" % (n, e) for _, n, e in users.values())))
+    return Forum(universe, task, users)
+
+
+def post_message(conn: psycopg.Connection, forum: Forum, author: str, body: str) -> list[str]:
+    """Post as the forum does (a plain INSERT); return whom the trigger queued mail for."""
+    author_id, author_name, _ = forum.users[author]
+    message = _insert(conn, "INSERT INTO messages (task_id, author_id, body) VALUES (%s, %s, %s) RETURNING id",
+                      (forum.task, author_id, body))
+    rows = conn.execute("SELECT recipient FROM notifications WHERE message_id = %s ORDER BY id",
+                        (message,)).fetchall()
+    queued = [str(r[0]) for r in rows]
+    say("%s posted message #%d; the database trigger queued %d notification(s): %s (not the author)"
+        % (author_name, message, len(queued), ", ".join(queued)))
+    return queued
+
+
+def run_sender(conf: Path) -> str:
+    """send_notifications.py as cron runs it, with -v for a summary."""
+    return run_script("send_notifications.py", conf, "-v")
+
+
+def show_queue(conn: psycopg.Connection) -> list[str]:
+    """Print the queue rows; return their statuses."""
+    rows = conn.execute(
+        "SELECT id, kind, recipient, status, attempts, coalesce(last_error, '')"
+        " FROM %s.notifications ORDER BY id" % SCHEMA).fetchall()
+    say("the queue (SELECT id, kind, recipient, status, attempts, last_error FROM %s.notifications):" % SCHEMA)
+    table: list[tuple[str, ...]] = [("id", "kind", "recipient", "status", "attempts", "last_error")]
+    table += [tuple(str(v) for v in row) for row in rows]
+    widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
+    show("\n".join("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in table))
+    return [str(r[3]) for r in rows]
+
+
+def show_mail(received: list[Received]) -> None:
+    """Print each mail the SMTP server kept: envelope, key headers, the text part."""
+    say("the SMTP server received %d mail(s):" % len(received))
+    for number, mail in enumerate(received, 1):
+        msg = message_from_bytes(mail.data, policy=policy.default)
+        assert isinstance(msg, EmailMessage)
+        print(flush=True)
+        show("--- mail %d of %d: envelope from <%s> to %s" % (
+            number, len(received), mail.sender, ", ".join("<%s>" % r for r in mail.recipients)))
+        show("\n".join("%s: %s" % (h, msg[h]) for h in HEADERS if msg[h] is not None))
+        show("(text part)")
+        show(_text_part(msg), "    > ")
+    print(flush=True)
+
+
+def _text_part(msg: EmailMessage) -> str:
+    part = msg.get_body(preferencelist=("plain",))
+    if part is None or not isinstance(part, EmailMessage):
+        return "(no text part)"
+    return str(part.get_content())
