@@ -14,8 +14,8 @@ import traceback
 from collections.abc import Callable
 from types import FrameType
 
-from .logs import redact
 from .errors import EX_FAILURE, EX_OK, EX_TEMPFAIL, MailerError
+from .logs import redact
 
 log = logging.getLogger(__name__)
 

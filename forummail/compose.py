@@ -23,8 +23,8 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import date, timedelta
-from email.headerregistry import Address
 from email import policy
+from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate
 from pathlib import Path
