@@ -19,8 +19,9 @@ start a header of its own.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
-import secrets
 from dataclasses import dataclass
 from datetime import date, timedelta
 from email import policy
@@ -38,7 +39,6 @@ from .settings import Settings
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\x85]+")
-_B32 = "abcdefghijklmnopqrstuvwxyz234567"
 
 
 def header_text(value: object, limit: int = 300) -> str:
@@ -130,7 +130,10 @@ class Composer:
         )
         token = None
         if reply_allowed:
-            expires = today + timedelta(days=s.reply_token_days)
+            # Counted from when the row was queued, not from today: a retry, or a
+            # re-send after a crash, carries the same token and the same Message-ID.
+            queued = job.created_at.date() if job.created_at else today
+            expires = queued + timedelta(days=s.reply_token_days)
             token = reply_token.make(s.reply_secret, job.user_id or 0, job.task_id or 0, expires)
         context = self._context(job, reply_allowed)
         text = self._render(job.kind, "txt", context) or ""
@@ -171,6 +174,10 @@ class Composer:
         msg.set_content(text)
         if html:
             msg.add_alternative(html, subtype="html")
+        if job.attached_email:
+            # The refused email itself, for MAIL_ADMIN (the original's behaviour).
+            msg.add_attachment(bytes(job.attached_email), maintype="application", subtype="octet-stream",
+                               filename="original.eml")
         return Outgoing(
             job_id=job.id,
             data=msg.as_bytes(),
@@ -181,9 +188,14 @@ class Composer:
         )
 
     def message_id(self, job_id: int, token: str | None) -> str:
-        rand = "".join(secrets.choice(_B32) for _ in range(8))
-        local = "%s.n%d.%s" % (token, job_id, rand) if token else "n%d.%s" % (job_id, rand)
-        return "<%s@%s>" % (local, self.settings.domain)
+        """The same id for every attempt at one row, so that a duplicate sent
+        after a crash is recognised (and collapsed) by mail clients.  The hashed
+        part keeps ids of two installations sharing a domain apart."""
+        s = self.settings
+        seed = "%s:%s:%s:%d:%s" % (s.domain, s.db_name, s.db_schema, job_id, s.reply_secret)
+        digest = base64.b32encode(hashlib.sha256(seed.encode()).digest()).decode().lower()[:8]
+        local = "%s.n%d.%s" % (token, job_id, digest) if token else "n%d.%s" % (job_id, digest)
+        return "<%s@%s>" % (local, s.domain)
 
     def _context(self, job: Job, reply_allowed: bool) -> dict[str, Any]:
         s = self.settings

@@ -22,20 +22,12 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from dotenv import load_dotenv
+from dotenv import dotenv_values
 
 from .errors import ConfigError
 
 CONF_ENV = "CRON_CONF"
 DEFAULT_CONF = Path(__file__).resolve().parent.parent / "cron_conf.py"
-
-# Environment variables that override (or replace) the secrets of the file.
-SECRET_ENV = {
-    "MAIL_PSSWD": "MAIL_PSSWD",
-    "DB_PSWD": "DB_PSWD",
-    "replier_pop_psswd": "REPLIER_POP_PSSWD",
-    "reply_secret": "REPLY_TOKEN_SECRET",
-}
 
 # OPTS keys and their defaults.  Keys of the original product's other tools
 # (sync_*, ldap_*, ...) are accepted and ignored.
@@ -63,6 +55,12 @@ OPTS_DEFAULTS: dict[str, Any] = {
     "replier_pop_psswd": "",
     "replier_downloader_url": "",
     "replier_separator": "",
+    "replier_pop_timeout": 60,
+    "replier_max_age_days": 7,
+    "replier_max_message_bytes": 25 * 1024 * 1024,
+    "replier_max_attachment_bytes": 10 * 1024 * 1024,
+    "replier_max_attachments": 10,
+    "replier_keep_raw_bytes": 1024 * 1024,
 }
 
 DEFAULT_SEPARATOR = "-- Write your reply above this line --"
@@ -127,6 +125,12 @@ class Settings:
     pop_ssl: bool
     pop_login: str
     pop_password: str = field(repr=False)
+    pop_timeout: int = 60
+    max_age_days: int = 7
+    max_message_bytes: int = 25 * 1024 * 1024
+    max_attachment_bytes: int = 10 * 1024 * 1024
+    max_attachments: int = 10
+    keep_raw_bytes: int = 1024 * 1024
     raw_opts: dict[str, Any] = field(repr=False, default_factory=dict)
 
     @property
@@ -162,8 +166,6 @@ def load_module(path: Path) -> ModuleType:
         raise ConfigError(
             "settings file %s does not exist: pass --conf PATH or set %s" % (path, CONF_ENV)
         )
-    # Real environment variables win over .env (override=False).
-    load_dotenv(path.with_name(".env"), override=False)
     spec = importlib.util.spec_from_file_location("_forummail_cron_conf", path)
     if spec is None or spec.loader is None:
         raise ConfigError("cannot load settings file %s" % path)
@@ -192,19 +194,35 @@ def _user_line(exc: BaseException, path: Path) -> str:
     return line
 
 
+def environment(path: Path) -> dict[str, str]:
+    """The ``.env`` beside the settings file, overlaid by the real environment (which wins).
+
+    Read, not loaded into ``os.environ``: loading settings has no side effect
+    on the process, so two settings files never leak secrets into each other.
+    """
+    values = {k: v for k, v in dotenv_values(path.with_name(".env")).items() if v is not None}
+    values.update(os.environ)
+    return values
+
+
 def load(cli_path: str | None = None) -> Settings:
     """Find, load and validate the settings; raise ConfigError listing every problem."""
     path = find_conf(cli_path)
-    return validate(load_module(path), path)
+    return validate(load_module(path), path, environment(path))
 
 
 class _Checker:
     """Collects problems so that all of them are reported at once."""
 
-    def __init__(self, module: ModuleType, opts: dict[str, Any]) -> None:
+    def __init__(self, module: ModuleType, opts: dict[str, Any], environ: dict[str, str]) -> None:
         self.module = module
         self.opts = opts
+        self.environ = environ
         self.problems: list[str] = []
+
+    def secret(self, file_value: Any, env_name: str) -> Any:
+        """A secret: from the environment (or .env) when set there, else from the file."""
+        return self.environ.get(env_name) or file_value
 
     def top(self, name: str, default: Any) -> Any:
         return getattr(self.module, name, default)
@@ -263,17 +281,12 @@ def _host_port(text: str) -> tuple[str, int | None]:
     return text, None
 
 
-def _secret(module: ModuleType, file_value: Any, env_name: str) -> Any:
-    env = os.environ.get(env_name)
-    return env if env else file_value
-
-
-def validate(module: ModuleType, path: Path) -> Settings:
+def validate(module: ModuleType, path: Path, environ: dict[str, str] | None = None) -> Settings:
     """Turn a loaded ``cron_conf`` module into Settings, or raise ConfigError."""
     opts = getattr(module, "OPTS", {})
     if not isinstance(opts, dict):
         raise ConfigError("OPTS must be a dict like OPTS = {'smtp_port': 25}, not %s" % type(opts).__name__)
-    c = _Checker(module, opts)
+    c = _Checker(module, opts, environ if environ is not None else environment(path))
     for key in opts:
         if isinstance(key, str) and key not in OPTS_DEFAULTS:
             close = difflib.get_close_matches(key, OPTS_DEFAULTS, n=1, cutoff=0.8)
@@ -297,7 +310,7 @@ def validate(module: ModuleType, path: Path) -> Settings:
     verify = c.boolean("OPTS['smtp_verify_tls']", c.opt("smtp_verify_tls"))
     servers = _smtp_servers(c, module, mail_disable, timeout, verify)
 
-    db_password = c.string("DB_PSWD", _secret(module, c.top("DB_PSWD", ""), "DB_PSWD"), secret=True)
+    db_password = c.string("DB_PSWD", c.secret(c.top("DB_PSWD", ""), "DB_PSWD"), secret=True)
     db_schema = c.string("DB_SCHEMA", c.top("DB_SCHEMA", "memoria"))
     if not _IDENT.match(db_schema):
         c.problems.append("DB_SCHEMA must be a plain identifier (letters, digits, _), not %r" % db_schema)
@@ -306,7 +319,7 @@ def validate(module: ModuleType, path: Path) -> Settings:
     db_host = c.string("DB_HOST", c.top("DB_HOST", ""))
     db_port = c.integer("DB_PORT", c.top("DB_PORT", 5432), 1, 65535)
 
-    reply_secret = c.string("REPLY_TOKEN_SECRET", _secret(module, "", "REPLY_TOKEN_SECRET"), secret=True)
+    reply_secret = c.string("REPLY_TOKEN_SECRET", c.secret("", "REPLY_TOKEN_SECRET"), secret=True)
     replier_text = c.string("OPTS['replier_from_addr']", c.opt("replier_from_addr"))
     replier_name, replier_addr = c.address("OPTS['replier_from_addr']", replier_text, required=False)
     if replier_addr and len(reply_secret) < 16:
@@ -324,7 +337,7 @@ def validate(module: ModuleType, path: Path) -> Settings:
     pop_login = c.string("OPTS['replier_pop_login']", c.opt("replier_pop_login"))
     pop_password = c.string(
         "OPTS['replier_pop_psswd']",
-        _secret(module, c.opt("replier_pop_psswd"), "REPLIER_POP_PSSWD"),
+        c.secret(c.opt("replier_pop_psswd"), "REPLIER_POP_PSSWD"),
         secret=True,
     )
     pop_given = {"replier_pop_addr": pop_host, "replier_pop_login": pop_login, "replier_pop_psswd": pop_password}
@@ -352,6 +365,14 @@ def validate(module: ModuleType, path: Path) -> Settings:
             "OPTS['send_retry_max_seconds']", c.opt("send_retry_max_seconds"), 1, 7 * 86400
         ),
         reply_token_days=c.integer("OPTS['reply_token_days']", c.opt("reply_token_days"), 1, 3650),
+        pop_timeout=c.integer("OPTS['replier_pop_timeout']", c.opt("replier_pop_timeout"), 1, 600),
+        max_age_days=c.integer("OPTS['replier_max_age_days']", c.opt("replier_max_age_days"), 1, 3650),
+        max_message_bytes=c.integer("OPTS['replier_max_message_bytes']", c.opt("replier_max_message_bytes"),
+                                    1024, 1 << 30),
+        max_attachment_bytes=c.integer("OPTS['replier_max_attachment_bytes']",
+                                       c.opt("replier_max_attachment_bytes"), 0, 1 << 30),
+        max_attachments=c.integer("OPTS['replier_max_attachments']", c.opt("replier_max_attachments"), 0, 1000),
+        keep_raw_bytes=c.integer("OPTS['replier_keep_raw_bytes']", c.opt("replier_keep_raw_bytes"), 0, 1 << 30),
     )
     db_connection_addr = c.string("OPTS['db_connection_addr']", c.opt("db_connection_addr"))
     downloader = c.string("OPTS['replier_downloader_url']", c.opt("replier_downloader_url"))
@@ -419,7 +440,7 @@ def _smtp_servers(
         "ssl": ssl,
         "tls": c.opt("smtp_tls"),
         "login": c.top("MAIL_LOGIN", ""),
-        "password": _secret(module, c.top("MAIL_PSSWD", ""), "MAIL_PSSWD"),
+        "password": c.secret(c.top("MAIL_PSSWD", ""), "MAIL_PSSWD"),
     }
     names = {"ssl": "MAIL_USE_SSL", "tls": "OPTS['smtp_tls']", "port": "OPTS['smtp_port']",
              "login": "MAIL_LOGIN", "password": "MAIL_PSSWD", "host": "MAIL_SMTP"}

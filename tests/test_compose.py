@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -146,10 +146,14 @@ def test_administrator_templates_win(tmp_path: Path) -> None:
         Composer(s).compose(job())
 
 
-def test_message_ids_are_unique(tmp_path: Path) -> None:
+def test_message_ids_are_unique_and_stable_per_row(tmp_path: Path) -> None:
     composer = Composer(make_settings(tmp_path))
     ids = {composer.compose(job(id=i)).message_id for i in range(200)}
     assert len(ids) == 200
+    # A retry, or a re-send after a crash, another day: the same id.
+    queued = datetime(2026, 11, 1, tzinfo=UTC)
+    first = composer.compose(job(id=5, created_at=queued), today=date(2026, 11, 1)).message_id
+    assert composer.compose(job(id=5, created_at=queued), today=date(2026, 11, 20)).message_id == first
 
 
 @pytest.mark.parametrize("base,expected", [
