@@ -1,0 +1,368 @@
+"""Parse a raw RFC 5322 message into what the reply fetcher needs.
+
+``parse_message`` never raises: whatever the bytes, it returns a ``ParsedMail`` with
+best-effort values (empty strings and lists where nothing could be read).  It uses the
+modern ``email`` API (``policy.default``, ``get_body``, ``iter_parts``) and decodes body
+text itself, so an unknown or lying charset falls back to utf-8, cp1252, then latin-1
+instead of failing.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email import policy
+from email.header import decode_header, make_header
+from email.message import EmailMessage, Message
+from email.parser import BytesParser
+from email.utils import getaddresses, parsedate_to_datetime
+
+from forummail.html2text import html_to_text
+
+log = logging.getLogger(__name__)
+
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]+")
+_MSGID_RE = re.compile(r"<[^<>\s]+>")
+_MAX_DEPTH = 30  # MIME nesting we follow; deeper parts are ignored
+_FALLBACK_CHARSETS = ("utf-8", "cp1252", "latin-1")
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A part that is not the body: a file, an inline image (``content_id`` set), an attached mail."""
+
+    filename: str | None
+    content_type: str
+    data: bytes
+    content_id: str | None = None
+    inline: bool = False
+
+
+@dataclass(frozen=True)
+class ParsedMail:
+    """The parts of a message the reply fetcher uses; ``message`` gives every header."""
+
+    message: EmailMessage
+    message_id: str = ""
+    from_addr: str = ""
+    from_name: str = ""
+    subject: str = ""
+    to: list[str] = field(default_factory=list)
+    cc: list[str] = field(default_factory=list)
+    delivered_to: list[str] = field(default_factory=list)
+    x_original_to: list[str] = field(default_factory=list)
+    in_reply_to: str = ""
+    references: list[str] = field(default_factory=list)
+    date: datetime | None = None
+    text: str = ""
+    text_from_html: bool = False
+    html: str | None = None
+    attachments: list[Attachment] = field(default_factory=list)
+
+    @property
+    def headers(self) -> EmailMessage:
+        """The parsed message, for header access (``mail.headers["X-Mailer"]``)."""
+        return self.message
+
+    def header(self, name: str) -> str:
+        """The first ``name`` header decoded to one line, or "" (never raises)."""
+        return _header_text(self.message, name)
+
+    def header_all(self, name: str) -> list[str]:
+        """Every ``name`` header decoded to one line each (never raises)."""
+        return _header_texts(self.message, name)
+
+
+def parse_message(raw: bytes) -> ParsedMail:
+    """Parse ``raw`` (a whole RFC 5322 message) into a ``ParsedMail``; never raises."""
+    try:
+        message = BytesParser(policy=policy.default).parsebytes(bytes(raw))
+    except Exception:
+        log.warning("unparseable message; using it as plain text", exc_info=True)
+        empty = EmailMessage()
+        return ParsedMail(message=empty, text=_decode(bytes(raw), None).replace("\r\n", "\n"))
+    if not isinstance(message, EmailMessage):  # policy.default always gives one; for mypy
+        return ParsedMail(message=EmailMessage())
+    try:
+        return _parse(message)
+    except Exception:  # a bug or a message nobody foresaw: degrade, do not fail the fetch
+        log.warning("message only partly parsed", exc_info=True)
+        return ParsedMail(message=message, subject=_header_text(message, "Subject"))
+
+
+def _parse(message: EmailMessage) -> ParsedMail:
+    from_list = _addresses(message, "From")
+    from_addr, from_name = from_list[0] if from_list else ("", "")
+    body = _body_part(message)
+    plain, html = _alternatives(message, body)
+    text, from_html = "", False
+    if plain is not None and plain.strip():
+        text = plain
+    elif html is not None:
+        text, from_html = html_to_text(html), True
+    elif plain is not None:
+        text = plain
+    return ParsedMail(
+        message=message,
+        message_id=_first_msgid(_header_text(message, "Message-ID")),
+        from_addr=from_addr,
+        from_name=from_name,
+        subject=_header_text(message, "Subject"),
+        to=[a for a, _ in _addresses(message, "To")],
+        cc=[a for a, _ in _addresses(message, "Cc")],
+        delivered_to=[a for a, _ in _addresses(message, "Delivered-To")],
+        x_original_to=[a for a, _ in _addresses(message, "X-Original-To")],
+        in_reply_to=_first_msgid(_header_text(message, "In-Reply-To")),
+        references=_msgids(" ".join(_header_texts(message, "References"))),
+        date=_date(message),
+        text=text,
+        text_from_html=from_html,
+        html=html,
+        attachments=_attachments(message, body, html or ""),
+    )
+
+
+# --- headers -----------------------------------------------------------------------------
+
+
+def _clean_header(value: str) -> str:
+    if re.search("[\udc80-\udcff]", value):
+        # Raw 8-bit bytes in a header come back as surrogates: decode them for real.
+        value = _decode(value.encode("utf-8", "surrogateescape"), None)
+    # Decoded encoded-words may smuggle CR/LF or other controls: one line, always.
+    return " ".join(_CONTROL_RE.sub(" ", value).split())
+
+
+def _header_texts(message: Message, name: str) -> list[str]:
+    values: list[str] = []
+    try:
+        values = [str(v) for v in message.get_all(name) or []]
+    except Exception:
+        # The structured header parser gave up: decode the raw value ourselves.
+        for key, raw in message.raw_items():
+            if key.lower() == name.lower():
+                values.append(_decode_words(str(raw)))
+    return [_clean_header(v) for v in values]
+
+
+def _header_text(message: Message, name: str) -> str:
+    values = _header_texts(message, name)
+    return values[0] if values else ""
+
+
+def _decode_words(raw: str) -> str:
+    try:
+        return str(make_header(decode_header(raw)))
+    except Exception:
+        return raw
+
+
+def _addresses(message: Message, name: str) -> list[tuple[str, str]]:
+    """(address, display name) pairs of every ``name`` header."""
+    found: list[tuple[str, str]] = []
+    try:
+        for header in message.get_all(name) or []:
+            for address in getattr(header, "addresses", ()):
+                spec = _clean_header(str(address.addr_spec or ""))
+                if spec and spec != "<>":
+                    found.append((spec, _clean_header(str(address.display_name or ""))))
+        if found:
+            return found
+    except Exception:
+        found = []
+    for value in _header_texts(message, name):
+        try:
+            pairs = getaddresses([value])
+        except Exception:
+            continue
+        for display, spec in pairs:
+            spec = _clean_header(spec)
+            if spec and "@" in spec:
+                found.append((spec, _clean_header(display)))
+    return found
+
+
+def _first_msgid(value: str) -> str:
+    ids = _msgids(value)
+    return ids[0] if ids else value.strip()
+
+
+def _msgids(value: str) -> list[str]:
+    ids = _MSGID_RE.findall(value)
+    return ids if ids else value.split()
+
+
+def _date(message: Message) -> datetime | None:
+    try:
+        header = message.get("Date")
+        parsed = getattr(header, "datetime", None)
+        if parsed is None and header is not None:
+            parsed = parsedate_to_datetime(str(header))
+    except Exception:
+        return None
+    if not isinstance(parsed, datetime):
+        return None
+    if parsed.tzinfo is None:
+        # "-0000" means UTC with the sender's zone unknown (RFC 5322 3.3).
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed
+
+
+# --- body and attachments ----------------------------------------------------------------
+
+
+def _body_part(message: EmailMessage) -> Message | None:
+    try:
+        body = message.get_body(preferencelist=("plain", "html"))
+    except Exception:
+        body = None
+    if body is None and not message.is_multipart() and message.get_content_maintype() == "text":
+        # get_body refuses a text part that says "attachment"; a lone text is still the body.
+        body = message
+    return body
+
+
+def _alternatives(message: EmailMessage, body: Message | None) -> tuple[str | None, str | None]:
+    """The plain and the HTML text of the body (either may be None)."""
+    if body is None:
+        return None, None
+    plain = html = None
+    if body.get_content_subtype() == "html":
+        html = _part_text(body)
+    else:
+        plain = _part_text(body)
+    try:
+        html_part = message.get_body(preferencelist=("html",))
+    except Exception:
+        html_part = None
+    if html is None and html_part is not None and html_part is not body:
+        html = _part_text(html_part)
+    return plain, html
+
+
+def _part_text(part: Message) -> str:
+    payload: object
+    try:
+        payload = part.get_payload(decode=True)
+    except Exception:
+        payload = None
+    if not isinstance(payload, bytes):
+        raw = part.get_payload()
+        payload = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else b""
+    try:
+        charset = part.get_content_charset()
+    except Exception:
+        charset = None
+    text = _decode(payload, charset).replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+    if part.get_content_subtype() == "plain":
+        params = {k.lower(): v.lower() for k, v in _params(part)}
+        if params.get("format") == "flowed":
+            text = _unflow(text, params.get("delsp") == "yes")
+    return text
+
+
+def _params(part: Message) -> list[tuple[str, str]]:
+    try:
+        return [(str(k), str(v)) for k, v in part.get_params() or [] if v is not None]
+    except Exception:
+        return []
+
+
+def _decode(data: bytes, charset: str | None) -> str:
+    """Decode with the declared charset, then utf-8, cp1252, latin-1 (which always works)."""
+    candidates = ([charset] if charset else []) + list(_FALLBACK_CHARSETS)
+    for name in candidates:
+        try:
+            return data.decode(name)
+        except (LookupError, UnicodeError, ValueError, TypeError):
+            continue
+    return data.decode("latin-1")
+
+
+def _unflow(text: str, delsp: bool) -> str:
+    """Join format=flowed soft line breaks (RFC 3676): a line ending in a space continues."""
+    out: list[tuple[str, int]] = []
+    joining = False
+    for line in text.split("\n"):
+        quote = len(line) - len(line.lstrip(">"))
+        content = line[quote:]
+        if content.startswith(" "):
+            content = content[1:]  # space-stuffing
+        prefix = "> " * quote if quote else ""
+        if joining and out and out[-1][1] == quote:
+            out[-1] = (out[-1][0] + content, quote)
+        else:
+            out.append((prefix + content, quote) if quote else (content, quote))
+        joining = content.endswith(" ") and content != "-- "
+        if joining and delsp:
+            out[-1] = (out[-1][0][:-1], quote)
+    return "\n".join(line for line, _ in out)
+
+
+def _attachments(message: EmailMessage, body: Message | None, html: str) -> list[Attachment]:
+    found: list[Attachment] = []
+    _collect(message, body, html, found, 0)
+    return found
+
+
+def _collect(part: Message, body: Message | None, html: str, found: list[Attachment], depth: int) -> None:
+    if depth > _MAX_DEPTH or part is body:
+        return
+    try:
+        content_type = part.get_content_type()
+    except Exception:
+        content_type = "application/octet-stream"
+    if content_type == "message/rfc822":
+        inner = part.get_payload()
+        data = b""
+        try:
+            if isinstance(inner, list) and inner and isinstance(inner[0], Message):
+                data = inner[0].as_bytes()
+        except Exception:
+            data = b""
+        found.append(Attachment(_filename(part) or "message.eml", content_type, data))
+        return
+    if part.is_multipart():
+        try:
+            children = list(part.iter_parts()) if isinstance(part, EmailMessage) else part.get_payload()
+        except Exception:
+            children = []
+        for child in children if isinstance(children, list) else []:
+            if isinstance(child, Message):
+                _collect(child, body, html, found, depth + 1)
+        return
+    filename = _filename(part)
+    disposition = (part.get_content_disposition() or "").lower()
+    if part.get_content_maintype() == "text" and content_type in ("text/plain", "text/html"):
+        # The other alternative of the body, or a text part without a name: not a file.
+        if not filename and disposition != "attachment":
+            return
+    payload: object
+    try:
+        payload = part.get_payload(decode=True)
+    except Exception:
+        payload = None
+    content_id = _clean_header(str(part.get("Content-ID", "") or "")).strip("<>") or None
+    found.append(Attachment(
+        filename=filename,
+        content_type=content_type,
+        data=payload if isinstance(payload, bytes) else b"",
+        content_id=content_id,
+        # Inline: shown in the body, whatever the disposition says, when the HTML refers to it.
+        inline=disposition == "inline" or (content_id is not None and ("cid:" + content_id) in html),
+    ))
+
+
+def _filename(part: Message) -> str | None:
+    try:
+        name = part.get_filename()
+    except Exception:
+        name = None
+    if not name:
+        return None
+    name = _clean_header(str(name))
+    # Only the last path component: a name is a label, never a path.
+    name = re.split(r"[\\/]", name)[-1].strip()
+    return name or None

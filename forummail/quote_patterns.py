@@ -1,0 +1,149 @@
+"""Multilingual pattern tables for trimming email replies.
+
+Kept apart from ``trim.py`` so the algorithm stays readable: everything here is data
+(regular expressions and word lists) describing what mail clients write around a
+quoted original, in the languages we have seen.  All patterns are matched against a
+single line or a few lines joined with a space, never against the whole message, so
+their cost stays linear in the size of the message.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Invisible characters some clients sprinkle into headers (Windows Mail puts LRMs
+# around dates, Apple Mail a BOM before quoted text); they must not defeat a match.
+INVISIBLE_RE = re.compile("[\u200b\u200c\u200d\u200e\u200f\u2060\ufeff]")
+
+# A quoted line: optional indentation, then ">" (also the fullwidth form).
+QUOTED_RE = re.compile(r"^[ \t]{0,3}[>＞]")
+
+# Verbs that end an attribution line ("On <date>, <name> wrote:") in many languages.
+# The attribution may go on after the verb ("Op ... schreef X <x@y>:") up to the colon.
+_ATTRIBUTION_VERBS = (
+    r"wrote|writes|has written"
+    r"|schrieb|geschrieben|schreef|heeft geschreven|skrev|skriver|kirjoitti"
+    r"|a\s+écrit|escribió|escreveu|ha\s+scritto|scrisse"
+    r"|napisał\(a\)|napisał|napisała|pisze|napsal\(a\)|napsal|napsala|írta|yazdı|έγραψε"
+    r"|написал\(а\)|написала|написал|пишет|написав|napisao|napisala"
+)
+ATTRIBUTION_RE = re.compile(
+    r"(?:[-–—]{2,}\s*)?\S.{0,300}?(?<!\w)(?:" + _ATTRIBUTION_VERBS + r")(?!\w).{0,200}?[:：]",
+    re.IGNORECASE,
+)
+# East-Asian attributions have no word boundaries.
+CJK_ATTRIBUTION_RE = re.compile(
+    r"\S.{0,300}?(?:写道|寫道|のメッセージ|書きました|が書きました|님이 작성)\s*.{0,100}?[:：]"
+)
+# Attributions introduced by a leading word ("Quoting John <j@x.y>:").
+QUOTING_RE = re.compile(r"(?:Quoting|Zitat von|Citando|Citation de|Cytuję|Цитата)\b.{1,200}[:：]", re.IGNORECASE)
+# A "--- On Wed, 4/4/12, X wrote:" style line needs only the verb; the lead-in word list
+# below makes a multi-line attribution credible even without a date.
+ATTRIBUTION_LEADS_RE = re.compile(
+    r"(?:[-–—]{2,}\s*)?(?:(?:On|Am|Le|El|Op|Den|På|W dniu|Dnia|Em|No dia|Il|In data|Dne)\b|\d)",
+    re.IGNORECASE,
+)
+# The fallback for clients that write only "<date>, <name> <address>:" (Yandex, mail.ru,
+# Japanese Gmail); trusted only when quoted lines follow.
+EMAIL_RE = re.compile(r"[\w.+'=-]+@[\w-]+(?:\.[\w-]+)+")
+DIGIT_RE = re.compile(r"\d")
+
+# Separator lines that Outlook and others put before the original message.
+ORIGINAL_MESSAGE_RE = re.compile(
+    r"\s*[-_=*]{2,}\s*(?:"
+    r"original message|original mail|ursprüngliche nachricht|originalnachricht|original nachricht"
+    r"|message d'origine|message original|mensaje original|mensagem original|messaggio originale"
+    r"|oorspronkelijk bericht|origineel bericht|oprindelig meddelelse|opprinnelig melding"
+    r"|ursprungligt meddelande|originalmeddelande|wiadomość oryginalna|oryginalna wiadomość"
+    r"|исходное сообщение|оригинальное сообщение|alkuperäinen viesti|původní zpráva|eredeti üzenet"
+    r"|orijinal ileti|原始邮件|元のメッセージ|reply message|antwort nachricht"
+    r")\s*[-_=*]*\s*:?",
+    re.IGNORECASE,
+)
+
+# Lines that start a forwarded message: never cut, the forwarded content is the post.
+FORWARD_RE = re.compile(
+    r"(?:[-_=*\s]{2,}\s*(?:"
+    r"forwarded message|forwarded e-?mail|weitergeleitete nachricht|message transféré|mensaje reenviado"
+    r"|doorgestuurd bericht|videresendt meddelelse|videresendt melding|vidarebefordrat meddelande"
+    r"|wiadomość przekazana dalej|przekazana wiadomość|пересылаемое сообщение|пересланное сообщение"
+    r"|messaggio inoltrato|mensagem encaminhada|välitetty viesti|přeposlaná zpráva|転送されたメッセージ|转发的邮件"
+    r")\s*[-_=*\s]{2,}"
+    r"|(?:begin forwarded message|anfang der weitergeleiteten nachricht|début du message réexpédié"
+    r"|inicio del mensaje reenviado|comienzo del mensaje reenviado|begin doorgestuurd bericht"
+    r"|vidarebefordrat mejl|videresendt besked|начало переадресованного сообщения"
+    r"|inizio messaggio inoltrato|início da mensagem reencaminhada|转发的邮件)\s*[:：])",
+    re.IGNORECASE,
+)
+
+# Outlook-style header blocks ("From: ... Sent: ... To: ... Subject: ...").  Each label maps
+# to a role; a block needs "from" plus enough other roles (see trim._header_block_end).
+HEADER_LABELS: dict[str, str] = {}
+for _role, _labels in {
+    "from": "from|von|de|da|van|fra|från|od|от|от кого|差出人|发件人|寄件者|寄件人|lähettäjä|feladó|kimden|afzender"
+    "|remitente|expéditeur|mittente|avsändare|odesílatel|보낸 사람",
+    "sent": "sent|date|gesendet|datum|envoyé|envoyé le|enviado|enviada|fecha|data|inviato|verzonden|sendt|dato|skickat"
+    "|wysłano|wysłane|отправлено|дата|送信日時|日付|发送时间|發送時間|日期|lähetetty|päivämäärä|elküldve|dátum"
+    "|gönderildi|tarih|odesláno|sent at|보낸 날짜",
+    "to": "to|an|à|a|para|aan|til|till|do|кому|宛先|收件人|收件者|vastaanottaja|címzett|kime|komu|destinatario"
+    "|destinataire|받는 사람",
+    "cc": "cc|bcc|kopie|copie|copia|kopia|копия|dw|kopio|másolat|bilgi",
+    "subject": "subject|betreff|objet|sujet|asunto|assunto|oggetto|onderwerp|emne|ämne|temat|тема|件名|主题|主旨"
+    "|aihe|tárgy|konu|předmět|věc|titel|제목",
+    "reply": "reply-to|antwort an|répondre à|responder a",
+}.items():
+    for _label in _labels.split("|"):
+        HEADER_LABELS[_label] = _role
+
+HEADER_LINE_RE = re.compile(
+    r"[ \t]*[*_]{0,2}(?P<label>"
+    + "|".join(sorted((re.escape(k) for k in HEADER_LABELS), key=len, reverse=True))
+    + r")[ \t\u00a0]*[*_]{0,2}[ \t\u00a0]*[:：][*_]{0,2}(?:[ \t\u00a0]+(?P<value>.*)|$)",
+    re.IGNORECASE,
+)
+
+# A line made only of rule characters: an <hr> rendered as text, Outlook's underscores.
+SEPARATOR_LINE_RE = re.compile(r"[ \t]*(?:[-_=*~—–]{3,}|[-_=*~—–][ -_=*~—–]{4,})[ \t]*")
+
+# Mobile and webmail signatures ("Sent from my iPhone", "Von meinem iPhone gesendet").
+MOBILE_SIGNATURE_RE = re.compile(
+    r"(?:"
+    r"sent (?:from|with|using|via|by) \S.*|sent from my \S.*"
+    r"|get outlook for \S.*|download outlook for \S.*"
+    r"|von meinem \S.*(?:gesendet)?|gesendet (?:von|mit) \S.*"
+    r"|envoyé (?:de|depuis|avec) \S.*|enviado (?:desde|de|con|do) \S.*"
+    r"|inviato da \S.*|verzonden (?:vanaf|met|van) \S.*|verstuurd vanaf \S.*"
+    r"|skickat från \S.*|sendt fra \S.*|lähetetty \S.* ?(?:-laitteesta|laitteesta).*"
+    r"|wysłane z \S.*|отправлено (?:с|из) \S.*|odesláno z \S.*"
+    r"|\S+ ?から送信|发自我的\S*|來自我的\S*|从我的\S+发送"
+    r")",
+    re.IGNORECASE,
+)
+
+# Text injected by the sender's mail server above the message, not written by the person.
+BANNER_RE = re.compile(
+    r"\W{0,3}(?:caution|warning|attention|external(?: email| sender| message)?|\[external\]|notice)\b.{0,300}?"
+    r"(?:originated (?:from )?outside|outside (?:of )?(?:the|this|your|our) (?:organi[sz]ation|company|network)"
+    r"|external sender|from an external)",
+    re.IGNORECASE,
+)
+
+# The first line of a legal disclaimer paragraph.
+DISCLAIMER_RE = re.compile(
+    r"\W{0,3}(?:disclaimer|confidentiality notice|confidentiality|notice of confidentiality|legal notice"
+    r"|important notice|privileged (?:and|&) confidential)\W{0,3}$"
+    r"|.{0,40}\b(?:this (?:e-?mail|message|communication|transmission)|the information (?:contained )?in this"
+    r"|the contents? of this (?:e-?mail|message)).{0,80}?"
+    r"\b(?:confidential|intended (?:solely|only|exclusively)|privileged|may contain)"
+    r"|.{0,40}if you (?:are not|have received this).{0,40}(?:intended recipient|in error)",
+    re.IGNORECASE,
+)
+
+# Mailing-list footers (Mailman and friends).
+LIST_FOOTER_RE = re.compile(r".{0,80}(?:mailing list|listinfo|unsubscribe from this (?:group|list))", re.IGNORECASE)
+
+# A contact line in a corporate signature: a label and a phone number.
+PHONE_LINE_RE = re.compile(
+    r"(?:^|\W)(?:phone|tel|telephone|mobile|mob|cell|direct|fax|office|main|m|t|p|f)\b\.?\s*:?\s*[(+\d]",
+    re.IGNORECASE,
+)

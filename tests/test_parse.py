@@ -1,0 +1,236 @@
+"""parse_message and extract_reply on messages built inline; neither ever raises."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from email.message import EmailMessage
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from forummail.extract import extract_reply, remove_addresses
+from forummail.parse import parse_message
+
+SEP = "-- Write your reply above this line --"
+REPLY_ADDR = "replies+1f.2a.4e20.abcdefghijklmnop@example.com"
+
+
+def simple(body: bytes, headers: bytes = b"", content_type: bytes = b"text/plain; charset=utf-8",
+           cte: bytes = b"8bit") -> bytes:
+    return (
+        b"From: Alice Example <alice@example.com>\r\nTo: " + REPLY_ADDR.encode() + b"\r\n"
+        b"Subject: Re: Task 42\r\nMessage-ID: <abc@mail.example.com>\r\n"
+        b"Date: Mon, 03 Jun 2024 10:00:00 +0200\r\nMIME-Version: 1.0\r\n"
+        + headers + b"Content-Type: " + content_type + b"\r\nContent-Transfer-Encoding: " + cte + b"\r\n\r\n" + body
+    )
+
+
+def test_simple_message_fields() -> None:
+    raw = simple(
+        b"Hello there\r\n",
+        b"Cc: Bob <bob@example.com>, carol@example.com\r\nDelivered-To: " + REPLY_ADDR.encode() + b"\r\n"
+        b"X-Original-To: replies@example.com\r\nIn-Reply-To: <n42.tok@example.com>\r\n"
+        b"References: <a@x> <n42.tok@example.com>\r\n",
+    )
+    mail = parse_message(raw)
+    assert mail.from_addr == "alice@example.com"
+    assert mail.from_name == "Alice Example"
+    assert mail.subject == "Re: Task 42"
+    assert mail.message_id == "<abc@mail.example.com>"
+    assert mail.to == [REPLY_ADDR]
+    assert mail.cc == ["bob@example.com", "carol@example.com"]
+    assert mail.delivered_to == [REPLY_ADDR]
+    assert mail.x_original_to == ["replies@example.com"]
+    assert mail.in_reply_to == "<n42.tok@example.com>"
+    assert mail.references == ["<a@x>", "<n42.tok@example.com>"]
+    assert mail.date == datetime(2024, 6, 3, 8, 0, tzinfo=UTC)
+    assert mail.date is not None and mail.date.utcoffset() == timedelta(hours=2)
+    assert mail.text == "Hello there\n"
+    assert not mail.text_from_html
+    assert mail.attachments == []
+    assert mail.header("Subject") == "Re: Task 42"
+    assert mail.headers["From"] == "Alice Example <alice@example.com>"
+
+
+def test_encoded_words_decoded() -> None:
+    raw = (
+        b"From: =?utf-8?q?J=C3=BCrgen_M=C3=BCller?= <jm@example.de>\r\n"
+        b"Subject: =?iso-8859-1?q?R=E9ponse_=E0_la_t=E2che?=\r\n\r\nbody"
+    )
+    mail = parse_message(raw)
+    assert mail.from_name == "Jürgen Müller"
+    assert mail.subject == "Réponse à la tâche"
+
+
+def test_raw_utf8_headers() -> None:
+    mail = parse_message("From: Zoë <zoe@example.com>\r\nSubject: Über café\r\n\r\nbody".encode())
+    assert mail.from_name == "Zoë"
+    assert mail.subject == "Über café"
+
+
+def test_header_crlf_tricks_stay_on_one_line() -> None:
+    raw = b"From: a@example.com\r\nSubject: =?utf-8?q?hi=0D=0ABcc:_evil@example.com?=\r\n\r\nbody"
+    mail = parse_message(raw)
+    assert "\n" not in mail.subject and "\r" not in mail.subject
+    assert mail.subject.startswith("hi")
+    assert "Bcc" not in mail.message
+
+
+def test_missing_headers() -> None:
+    mail = parse_message(b"\r\njust a body\r\n")
+    assert mail.from_addr == "" and mail.subject == "" and mail.to == [] and mail.date is None
+    assert mail.message_id == "" and mail.references == []
+    assert "just a body" in mail.text
+
+
+def test_dates() -> None:
+    assert parse_message(b"Date: garbage\r\n\r\nx").date is None
+    minus_zero = parse_message(b"Date: Mon, 03 Jun 2024 10:00:00 -0000\r\n\r\nx").date
+    assert minus_zero == datetime(2024, 6, 3, 10, 0, tzinfo=UTC)
+    assert minus_zero is not None and minus_zero.tzinfo is not None
+    est = parse_message(b"Date: Mon, 3 Jun 2024 10:00:00 -0500 (EST)\r\n\r\nx").date
+    assert est is not None and est.utcoffset() == timezone(timedelta(hours=-5)).utcoffset(None)
+
+
+def test_charset_fallbacks() -> None:
+    # Declared us-ascii but really utf-8; declared utf-8 but really cp1252; unknown charset.
+    assert parse_message(simple("Grüße".encode(), content_type=b"text/plain; charset=us-ascii")).text == "Grüße"
+    assert parse_message(simple("“smart” café".encode("cp1252"))).text == "“smart” café"
+    assert parse_message(simple(b"caf\xe9", content_type=b"text/plain; charset=x-unknown")).text == "café"
+    assert parse_message(simple("Привет".encode("koi8-r"), content_type=b"text/plain; charset=koi8-r")).text \
+        == "Привет"
+    assert parse_message(simple(b"x", content_type=b"text/plain; charset=base64")).text == "x"
+
+
+def test_bad_transfer_encodings() -> None:
+    assert isinstance(parse_message(simple(b"SGVsbG8=!!!notbase64\r\n===", cte=b"base64")).text, str)
+    assert parse_message(simple(b"caf=C3=A9 =ZZ bad=\r\nend", cte=b"quoted-printable")).text.startswith("café")
+
+
+def test_multipart_alternative_prefers_plain_and_keeps_html() -> None:
+    msg = EmailMessage()
+    msg["From"] = "a@example.com"
+    msg.set_content("Plain reply\n")
+    msg.add_alternative("<p>HTML reply</p>", subtype="html")
+    mail = parse_message(msg.as_bytes())
+    assert mail.text == "Plain reply\n"
+    assert not mail.text_from_html
+    assert mail.html is not None and "HTML reply" in mail.html
+    assert mail.attachments == []
+
+
+def test_html_only_is_converted() -> None:
+    mail = parse_message(simple(b"<div>Hi<br>there</div>", content_type=b"text/html; charset=utf-8"))
+    assert mail.text_from_html
+    assert mail.text == "Hi\nthere"
+
+
+def test_empty_plain_falls_back_to_html() -> None:
+    msg = EmailMessage()
+    msg.set_content("  \n")
+    msg.add_alternative("<p>Real text</p>", subtype="html")
+    mail = parse_message(msg.as_bytes())
+    assert mail.text == "Real text" and mail.text_from_html
+
+
+def test_attachments_inline_images_and_named_text_parts() -> None:
+    msg = EmailMessage()
+    msg["From"] = "a@example.com"
+    msg.set_content("See attached\n")
+    msg.add_alternative('<p>See <img src="cid:logo1"></p>', subtype="html")
+    html_part = msg.get_payload()[1]
+    html_part.add_related(b"\x89PNG...", maintype="image", subtype="png", cid="<logo1>", filename="logo.png")
+    msg.add_attachment(b"%PDF-1.4", maintype="application", subtype="pdf", filename="../../report.pdf")
+    msg.add_attachment("log line\n", subtype="plain", filename="log.txt")
+    inner = EmailMessage()
+    inner["Subject"] = "forwarded"
+    inner.set_content("inner body")
+    msg.add_attachment(inner)
+    mail = parse_message(msg.as_bytes())
+    assert mail.text == "See attached\n"
+    by_name = {a.filename: a for a in mail.attachments}
+    assert set(by_name) == {"logo.png", "report.pdf", "log.txt", "message.eml"}
+    assert by_name["logo.png"].content_id == "logo1" and by_name["logo.png"].inline
+    assert by_name["logo.png"].data == b"\x89PNG..."
+    assert by_name["report.pdf"].data == b"%PDF-1.4" and by_name["report.pdf"].content_type == "application/pdf"
+    assert by_name["log.txt"].data == b"log line\n"
+    assert b"inner body" in by_name["message.eml"].data
+
+
+def test_broken_mime() -> None:
+    raw = (b"Content-Type: multipart/mixed; boundary=zzz\r\n\r\n--zzz\r\nContent-Type: text/plain\r\n\r\n"
+           b"part one\r\n--zzz\r\nContent-Type: image/png\r\n")  # no closing boundary, truncated part
+    mail = parse_message(raw)
+    assert "part one" in mail.text
+
+
+def test_format_flowed_unwrapped() -> None:
+    body = b"This is a long \r\nline that wraps.\r\n> quoted \r\n> more\r\n-- \r\nsig"
+    mail = parse_message(simple(body, content_type=b"text/plain; charset=utf-8; format=flowed"))
+    assert mail.text.split("\n")[:3] == ["This is a long line that wraps.", "> quoted more", "-- "]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=2000))
+def test_arbitrary_bytes_never_raise(raw: bytes) -> None:
+    mail = parse_message(raw)
+    assert isinstance(mail.text, str)
+    assert isinstance(extract_reply(raw, SEP, [REPLY_ADDR]), str)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from([
+    b"From: ", b"Subject: =?utf-8?b?", b"?=", b"Content-Type: multipart/mixed; boundary=b", b"--b", b"--b--",
+    b"Content-Transfer-Encoding: base64", b"Content-Type: text/html; charset=", b"<div>", b"</blockquote>",
+    b"\r\n", b"\n", b"\r\n\r\n", b"\xff\xfe", b"=C3", b"> ", b"On Mon, X wrote:", b"Date: ", b"\x00",
+    b"Content-Type: message/rfc822", b"utf-8", b"x-bogus", b"=?", b"Content-Disposition: attachment; filename*=",
+]), max_size=60))
+def test_mime_shaped_noise_never_raises(chunks: list[bytes]) -> None:
+    raw = b"".join(chunks)
+    assert isinstance(parse_message(raw).text, str)
+    assert isinstance(extract_reply(raw, SEP, [REPLY_ADDR]), str)
+
+
+# --- extract_reply ---------------------------------------------------------------------
+
+
+def test_extract_cuts_separator_and_strips_token() -> None:
+    body = (
+        "Fixed in r123.\r\n\r\nOn Mon, 3 Jun 2024 at 10:00, Forum <" + REPLY_ADDR + "> wrote:\r\n"
+        "> " + SEP + "\r\n> Alice commented on task 42\r\n"
+    ).encode()
+    assert extract_reply(simple(body), SEP, [REPLY_ADDR]) == "Fixed in r123."
+
+
+def test_extract_never_posts_the_token() -> None:
+    body = ("Please write to " + REPLY_ADDR.upper() + " or mailto:" + REPLY_ADDR + " (or abcdefghijklmnop).\r\n")
+    result = extract_reply(simple(body.encode()), SEP, [REPLY_ADDR])
+    assert "abcdefghijklmnop" not in result.lower()
+    assert result.startswith("Please write to")
+
+
+def test_remove_addresses_forms() -> None:
+    text = "a <%s> b [mailto:%s] c %s d" % (REPLY_ADDR, REPLY_ADDR, REPLY_ADDR.replace("+", "%2B").replace("@", "%40"))
+    assert remove_addresses(text, [REPLY_ADDR]) == "a  b  c  d"
+
+
+def test_extract_html_only_reply() -> None:
+    html = (
+        '<div dir="ltr">Works for me.</div><div class="gmail_quote"><div class="gmail_attr">On Mon, Forum &lt;'
+        + REPLY_ADDR + '&gt; wrote:</div><blockquote class="gmail_quote"><p>' + SEP + '</p>Alice said hi'
+        '</blockquote></div>'
+    )
+    raw = simple(html.encode(), content_type=b"text/html; charset=utf-8")
+    assert extract_reply(raw, SEP, [REPLY_ADDR]) == "Works for me."
+
+
+def test_extract_forward_subject_keeps_forwarded_content() -> None:
+    body = b"FYI\r\n\r\nFrom: Bob\r\nSent: Monday\r\nTo: Alice\r\nSubject: Plan\r\n\r\nThe plan."
+    raw = simple(body).replace(b"Subject: Re: Task 42", b"Subject: Fwd: Plan")
+    assert extract_reply(raw) == "FYI\n\nFrom: Bob\nSent: Monday\nTo: Alice\nSubject: Plan\n\nThe plan."
+    assert extract_reply(simple(body)) == "FYI"
+
+
+def test_extract_nbsp_normalised() -> None:
+    raw = simple("Hi\u00a0there\u00a0\r\n".encode())
+    assert extract_reply(raw) == "Hi there"

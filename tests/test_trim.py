@@ -1,0 +1,331 @@
+"""trim_reply: the cuts, the languages, and the guards against over-trimming."""
+
+from __future__ import annotations
+
+import pytest
+
+from forummail.trim import TrimResult, trim_reply
+
+SEP = "-- Write your reply above this line --"
+
+
+def trim(text: str, separator: str | None = None, **kwargs: bool) -> str:
+    return trim_reply(text, separator, **kwargs).text
+
+
+# --- our separator ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "below",
+    [
+        SEP + "\n\nNew comment on task 42",
+        "> " + SEP + "\n> New comment on task 42",
+        ">> " + SEP + "\n>> New comment",
+        "> --   Write your reply\n> above this line --\n> New comment",  # wrapped, spaces altered
+        "--Write your reply above\nthis line--\nNew comment",
+        ">  -- write YOUR reply above this line --",
+    ],
+)
+def test_separator_cut_quoted_wrapped_or_altered(below: str) -> None:
+    result = trim_reply("Looks good to me.\n\n" + below, SEP)
+    assert result.text == "Looks good to me."
+    assert result.reason == "separator"
+
+
+def test_separator_with_quote_header_above_it() -> None:
+    text = (
+        "Done, closing it.\n\nOn Mon, 3 Jun 2024 at 10:00, Forum <replies+1f.2a.4e20.abcdefghijklmnop@example.com>"
+        " wrote:\n> " + SEP + "\n> Alice commented on task 7"
+    )
+    assert trim(text, SEP) == "Done, closing it."
+
+
+def test_separator_answer_written_below_the_quoted_notification() -> None:
+    text = "> " + SEP + "\n> Alice commented:\n> Can you check?\n\nChecked, all fine."
+    assert trim(text, SEP) == "Checked, all fine."
+
+
+def test_separator_only_gives_empty() -> None:
+    result = trim_reply("> " + SEP + "\n> Alice commented", SEP)
+    assert result.text == ""
+    assert result.reason == "empty"
+
+
+def test_separator_absent_is_no_cut() -> None:
+    assert trim("Just text.\nMore text.", SEP) == "Just text.\nMore text."
+
+
+# --- quote headers ---------------------------------------------------------------------
+
+ATTRIBUTIONS = [
+    "On Mon, Apr 2, 2012 at 6:26 PM, Megan One <xxx@gmail.com> wrote:",
+    "On Mon, Apr 2, 2012 at 6:26 PM, Megan One <xxx@gmail.com>\nwrote:",
+    "On Mon, Apr 2, 2012 at 6:26 PM, Megan One\n<xxx@gmail.com>\nwrote:",
+    "On Apr 3, 2012, at 4:19 PM, bob <bob@example.com> wrote:",  # Apple Mail
+    "On 04/02/2012 06:26 PM, Megan One wrote:",  # Thunderbird
+    "--- On Wed, 4/4/12, xxx@example.com <xxx@example.com> wrote:",  # Yahoo
+    "Le lun. 3 juin 2024 à 10:00, Jean Dupont <jean@example.fr> a écrit :",
+    "Le 3 juin 2024 à 10:00, Jean Dupont <jean@example.fr> a\u00a0écrit\u00a0:",
+    "Am Mo., 3. Juni 2024 um 10:00 Uhr schrieb Hans Muster <hans@example.de>:",
+    "Am 03.06.2024 um 10:00 schrieb Hans Muster:",
+    "El lun, 3 jun 2024 a las 10:00, Juan Pérez (<juan@example.es>) escribió:",
+    "Op ma 3 jun. 2024 om 10:00 schreef Jan Jansen <jan@example.nl>:",
+    "Den 24. nov. 2025 kl. 10.00 skrev Peter Petersen <peter@example.com>:",
+    "mån 3 juni 2024 kl. 10:00 skrev Sven Svensson <sven@example.se>:",
+    "W dniu 3.06.2024 o 10:00, Jan Kowalski pisze:",
+    "Dnia 28 lutego 2023 14:00 Anna Nowak <anna.nowak@example.com> napisał(a):",
+    "3 июня 2024 г., в 10:00, Иван Иванов <ivan@example.ru> написал(а):",
+    "пн, 3 июн. 2024 г. в 10:00, Иван <ivan@example.ru>:",
+    "2024年6月3日(月) 10:00 田中太郎 <taro@example.jp>:",
+    "2024/06/03 10:00、田中太郎 <taro@example.jp> のメッセージ:",
+    "Em seg., 3 de jun. de 2024 às 10:00, João Silva <joao@example.pt> escreveu:",
+    "Il giorno lun 3 giu 2024 alle ore 10:00 Mario Rossi <mario@example.it> ha scritto:",
+    "Quoting Jane Roe <jane@example.com>:",
+]
+
+
+@pytest.mark.parametrize("attribution", ATTRIBUTIONS)
+def test_attribution_cut(attribution: str) -> None:
+    text = "Thanks, that works.\n\n" + attribution + "\n\n> Original line one\n> Original line two\n"
+    result = trim_reply(text)
+    assert result.text == "Thanks, that works."
+    assert result.reason == "quote-header"
+
+
+@pytest.mark.parametrize("attribution", ATTRIBUTIONS[:3] + ATTRIBUTIONS[6:9])
+def test_attribution_followed_by_unquoted_original_is_cut(attribution: str) -> None:
+    # Some clients (and HTML conversions) do not prefix the original with ">".
+    text = "Thanks, that works.\n" + attribution + "\n\nOriginal line one\nOriginal line two\n"
+    assert trim(text) == "Thanks, that works."
+
+
+OUTLOOK_BLOCKS = [
+    "From: Bob [mailto:bob@example.com]\nSent: Monday, June 3, 2024 10:00 AM\nTo: Alice\nSubject: Test",
+    "*From:* Bob <bob@example.com>\n*Sent:* Monday, June 3, 2024 10:00 AM\n*To:* Alice\n*Subject:* Test",
+    "________________________________\nFrom: Bob <bob@example.com>\nSent: Monday\nTo: Alice\nCc: Carol\n"
+    "Subject: Test",
+    "-----Original Message-----\nFrom: Bob\nSent: Monday\nTo: Alice\nSubject: Test",
+    "Von: Bob <bob@example.com>\nGesendet: Montag, 3. Juni 2024 10:00\nAn: Alice\nBetreff: Test",
+    "-----Ursprüngliche Nachricht-----\nVon: Bob\nGesendet: Montag\nAn: Alice\nBetreff: Test",
+    "De : Bob <bob@example.com>\nEnvoyé : lundi 3 juin 2024 10:00\nÀ : Alice\nObjet : Test",
+    "De: Bob <bob@example.com>\nEnviado: lunes, 3 de junio de 2024 10:00\nPara: Alice\nAsunto: Test",
+    "Van: Bob <bob@example.com>\nVerzonden: maandag 3 juni 2024 10:00\nAan: Alice\nOnderwerp: Test",
+    "Fra: Bob <bob@example.com>\nSendt: 3. juni 2024 10:00\nTil: Alice\nEmne: Test",
+    "Från: Bob <bob@example.com>\nSkickat: den 3 juni 2024 10:00\nTill: Alice\nÄmne: Test",
+    "Od: Bob <bob@example.com>\nWysłano: poniedziałek, 3 czerwca 2024 10:00\nDo: Alice\nTemat: Test",
+    "От: Bob <bob@example.com>\nОтправлено: 3 июня 2024 г. 10:00\nКому: Alice\nТема: Test",
+    "差出人: Bob <bob@example.com>\n送信日時: 2024年6月3日 10:00\n宛先: Alice\n件名: Test",
+    "De: Bob <bob@example.com>\nEnviada em: segunda-feira, 3 de junho de 2024 10:00\nPara: Alice\nAssunto: Test"
+    .replace("Enviada em", "Enviada"),
+    "Da: Bob <bob@example.com>\nInviato: lunedì 3 giugno 2024 10:00\nA: Alice\nOggetto: Test",
+    "----- Original Message -----\nFrom: bob@example.com\nTo: alice@example.com\nSent: Monday\nSubject: Test",
+    "-----Oprindelig meddelelse-----",
+    "-------- Original Message --------",
+    "-----Message d'origine-----",
+    "-----Mensaje original-----",
+]
+
+
+@pytest.mark.parametrize("block", OUTLOOK_BLOCKS)
+def test_outlook_header_block_cut(block: str) -> None:
+    text = "My answer.\n\n" + block + "\n\nThe original message.\nMore of it.\n"
+    assert trim(text) == "My answer."
+
+
+def test_header_block_with_wrapped_value() -> None:
+    text = "Ok.\n\nFrom: Bob <bob@example.com>\nSent: Monday\nTo: Alice <\nalice@example.com>\nSubject: Hi\n\nOld"
+    assert trim(text) == "Ok."
+
+
+def test_single_from_line_is_not_a_cut() -> None:
+    text = "Who sent this?\nFrom: the accounting team\nThey want it by Friday."
+    assert trim(text) == text
+
+
+def test_rule_line_alone_is_not_a_cut() -> None:
+    text = "Part one.\n\n---\n\nPart two.\n\n___\n\nPart three."
+    assert trim(text) == text
+
+
+def test_rule_line_before_header_block_goes_with_it() -> None:
+    text = "Answer.\n\n----------\nFrom: Bob\nDate: Monday\nTo: Alice\nSubject: Re\n\nOld text"
+    assert trim(text) == "Answer."
+
+
+def test_on_in_ordinary_text_is_not_a_cut() -> None:
+    text = "On your remote host you can run:\n\n    ssh host\n\nOn Monday we will see."
+    assert trim(text) == text
+
+
+# --- trailing quotes, bottom posting, inline answers -----------------------------------
+
+
+def test_trailing_quote_block_without_header() -> None:
+    assert trim("Hello\n\n> Subject: Test\n> From: bob\n>\n> Hi\n") == "Hello"
+
+
+def test_bottom_posting_keeps_the_answer_only() -> None:
+    text = "On 04/02/2012 06:26 PM, Megan One wrote:\n> Hi\n> there\n\nHello back\n"
+    result = trim_reply(text)
+    assert result.text == "Hello back"
+
+
+def test_inline_answers_keep_quotes_and_drop_attribution() -> None:
+    text = (
+        "On Tue, Apr 29, 2014 at 4:22 PM, Dev <dev@example.com> wrote:\n"
+        "> Question one?\n\nAnswer one.\n\n> Question two?\n\nAnswer two.\n\n> Bye\n> Dev\n"
+    )
+    result = trim_reply(text)
+    assert result.text == "> Question one?\n\nAnswer one.\n\n> Question two?\n\nAnswer two."
+    assert result.reason == "inline"
+
+
+def test_inline_answer_after_greeting() -> None:
+    text = "Hi,\nOn Tue, 2011-03-01 at 18:02, Ann wrote:\n> How do I do X?\n\nLike this.\n\n> -Ann\n"
+    assert trim(text) == "Hi,\n> How do I do X?\n\nLike this."
+
+
+def test_quoted_fragment_then_unquoted_older_mail_is_not_inline() -> None:
+    text = (
+        "Top answer.\n\nOn Mon, 1 Jan 2024 at 10:00, A <a@example.com> wrote:\n> quoted\n\nOlder text\n\n"
+        "On Sun, 31 Dec 2023 at 10:00, B <b@example.com> wrote:\n> more"
+    )
+    assert trim(text) == "Top answer."
+
+
+# --- signatures ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "signature",
+    [
+        "Sent from my iPhone",
+        "Sent from my BlackBerry",
+        "Sent from my Verizon Wireless BlackBerry",
+        "Sent from my Samsung Galaxy smartphone.",
+        "Sent from Mail for Windows 10",
+        "Sent from Yahoo Mail on Android",
+        "Get Outlook for iOS<https://aka.ms/o0ukef>",
+        "Get Outlook for Android",
+        "Von meinem iPhone gesendet",
+        "Envoyé de mon iPhone",
+        "Enviado desde mi iPhone",
+        "Verzonden vanaf mijn iPhone",
+        "Skickat från min iPhone",
+        "Sendt fra min iPhone",
+        "Wysłane z iPhone'a",
+        "Отправлено с iPhone",
+        "iPhoneから送信",
+        "-- \nJohn Smith\nACME Corp",
+        "--\nJohn",
+    ],
+)
+def test_signature_cut(signature: str) -> None:
+    result = trim_reply("The fix is in.\n\n" + signature + "\n")
+    assert result.text == "The fix is in."
+    assert result.reason == "signature"
+
+
+def test_sentence_starting_with_sent_from_is_kept() -> None:
+    text = "Here it is\n\nSent from my desk, is much easier than my mobile phone."
+    assert trim(text) == text
+
+
+def test_double_dash_inside_a_line_is_not_a_signature() -> None:
+    text = "And here is a fix -- this is not a signature.\n\nkthxbai"
+    assert trim(text) == text
+
+
+def test_mobile_signature_before_quote_header() -> None:
+    text = "Hello\n\nSent from my iPhone\n\nOn Apr 3, 2012, at 4:19 PM, bob <bob@example.com> wrote:\n\n> Hi"
+    assert trim(text) == "Hello"
+
+
+def test_mailing_list_footer_cut() -> None:
+    text = "My question?\n\n-Ann\n\n_______________________________________________\nfoo-users mailing list\n" \
+           "foo-users@lists.example.com\nhttp://lists.example.com/mailman/listinfo/foo-users"
+    assert trim(text) == "My question?\n\n-Ann"
+
+
+def test_disclaimer_and_banner_cut() -> None:
+    text = (
+        "CAUTION: This email originated from outside of the organization. Do not click links.\n\n"
+        "Please ship on Monday.\n\nThanks,\nBob\n\n"
+        "CONFIDENTIALITY NOTICE: This e-mail message is intended only for the named recipient."
+    )
+    assert trim(text) == "Please ship on Monday.\n\nThanks,\nBob"
+
+
+def test_valediction_and_name_are_kept() -> None:
+    text = "Thanks for the update.\n\nBest regards,\nAnna"
+    assert trim(text) == text
+
+
+# --- forwards --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "marker",
+    [
+        "---------- Forwarded message ---------",
+        "Begin forwarded message:",
+        "-------- Forwarded Message --------",
+        "---------- Weitergeleitete Nachricht ----------",
+        "-------- Message transféré --------",
+    ],
+)
+def test_forward_is_not_cut(marker: str) -> None:
+    text = "FYI, see below.\n\n" + marker + "\nFrom: Bob <bob@example.com>\nDate: Mon, 3 Jun 2024\n" \
+           "Subject: Plan\nTo: Alice <alice@example.com>\n\nThe plan is attached.\n\n> older quote"
+    result = trim(text)
+    assert result.startswith("FYI, see below.")
+    assert "The plan is attached." in result
+    assert marker in result
+
+
+def test_forward_flag_keeps_outlook_block() -> None:
+    text = "FYI\n\nFrom: Bob\nSent: Monday\nTo: Alice\nSubject: Plan\n\nThe plan."
+    assert trim(text, forward=True) == text
+    assert trim(text) == "FYI"
+
+
+# --- guards and tidying ----------------------------------------------------------------
+
+
+def test_nothing_left_keeps_everything() -> None:
+    text = "On Mon, Apr 2, 2012 at 6:26 PM, Megan <m@example.com> wrote:\nSome text that is not quoted"
+    result = trim_reply(text)
+    assert result.text == text
+    assert result.reason == "guard"
+
+
+def test_only_quoted_text_is_an_empty_reply() -> None:
+    # Nothing new was written: the fetcher refuses it as empty rather than
+    # posting someone else's words again.
+    for text in ("> only a quote\n> nothing else",
+                 "On Mon, 2 Nov 2026 at 10:00, Ann <a@example.com> wrote:\n\n> only a quote"):
+        assert trim_reply(text) == TrimResult("", "empty")
+
+
+def test_header_block_on_top_is_dropped_text_kept() -> None:
+    text = "From: Jan <jan@example.com>\nSent: Monday\nSubject: Hi\n\nHello Anna,\nHow are you?"
+    assert trim(text) == "Hello Anna,\nHow are you?"
+
+
+def test_whitespace_tidied_and_crlf() -> None:
+    assert trim("\r\n\r\n  Hello   \r\nWorld\t\r\n\r\n") == "  Hello\nWorld"
+
+
+def test_empty_input() -> None:
+    result = trim_reply("")
+    assert result.text == ""
+
+
+def test_long_lines_are_fast() -> None:
+    import time
+
+    text = "Short answer.\nOn Dec 8, 2013 2:10 PM, \"X\" <x@example.com> wrote:\n\n> " + "ACGT" * 50_000 + "\n"
+    start = time.monotonic()
+    assert trim(text) == "Short answer."
+    assert time.monotonic() - start < 2
