@@ -60,4 +60,10 @@ OPTS = {
 	, 'replier_downloader_url' : ''    # base URL of attachment download links; hash= and name= are appended
 	, 'replier_separator' : ''         # line put at the top of notifications; replies are cut there; empty: a default line
 	, 'reply_token_days' : 180         # days a reply address stays valid
+	, 'replier_pop_timeout' : 60       # seconds to wait for any POP3 answer
+	, 'replier_max_age_days' : 7       # older mail in the mailbox is recorded and left alone (first run on an old mailbox)
+	, 'replier_max_message_bytes' : 26214400    # larger replies are refused (25 MB)
+	, 'replier_max_attachment_bytes' : 10485760 # larger attachments are dropped, with a note in the post (10 MB)
+	, 'replier_max_attachments' : 10            # attachments kept per reply; the rest dropped with a note
+	, 'replier_keep_raw_bytes' : 1048576        # bytes of a refused email kept in inbound_emails for the administrator (1 MB)
 }

@@ -40,5 +40,11 @@ class TemporaryFailure(MailerError):
     exit_code = EX_TEMPFAIL
 
 
+class UsageError(MailerError):
+    """The command line asks for something impossible (a file that is not there)."""
+
+    exit_code = 2
+
+
 class ItemError(MailerError):
     """One item (a notification, an email) could not be handled; the batch goes on."""

@@ -10,10 +10,12 @@ import asyncio
 import glob
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -164,3 +166,121 @@ class SmtpServer:
     @property
     def messages(self) -> list[Received]:
         return list(self.received)
+
+
+class DovecotServer:
+    """Dovecot POP3 on 127.0.0.1 with one mailbox, from a private config in a temp dir.
+
+    Dovecot refuses root for mail: the mailbox user's uid is ``nobody``'s.
+    Messages are delivered by writing Maildir files, as an MTA would.
+    """
+
+    def __init__(self, login: str = "replies", password: str = "pop-secret") -> None:
+        import pwd
+
+        self.login, self.password = login, password
+        self.port = free_port()
+        self.base = Path(tempfile.mkdtemp(prefix="forummail-dovecot-"))
+        os.chmod(self.base, 0o755)
+        self.as_root = os.geteuid() == 0
+        user = pwd.getpwnam("nobody") if self.as_root else pwd.getpwuid(os.geteuid())
+        self.uid, self.gid = user.pw_uid, user.pw_gid
+        self.maildir = self.base / "mail" / login
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._n = 0
+
+    def _config(self) -> str:
+        me = "" if self.as_root else "default_login_user = %s\ndefault_internal_user = %s\n" % (
+            os.environ.get("USER", "nobody"), os.environ.get("USER", "nobody"))
+        return """\
+base_dir = {base}/run
+state_dir = {base}/state
+log_path = {base}/dovecot.log
+protocols = pop3
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+# No penalty delay for the failed logins the tests make on purpose.
+auth_failure_delay = 0
+login_trusted_networks = 127.0.0.0/8
+mail_location = maildir:{base}/mail/%u
+pop3_uidl_format = %08Xu%08Xv
+first_valid_uid = {uid}
+{me}passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u {base}/passwd
+}}
+userdb {{
+  driver = passwd-file
+  args = username_format=%u {base}/passwd
+}}
+service pop3-login {{
+  inet_listener pop3 {{
+    address = 127.0.0.1
+    port = {port}
+  }}
+  inet_listener pop3s {{
+    port = 0
+  }}
+}}
+service anvil {{
+  chroot =
+}}
+""".format(base=self.base, port=self.port, uid=min(self.uid, 500), me=me)
+
+    def start(self) -> DovecotServer:
+        for sub in ("run", "state", "mail"):
+            (self.base / sub).mkdir()
+        for sub in ("cur", "new", "tmp"):
+            (self.maildir / sub).mkdir(parents=True)
+        (self.base / "passwd").write_text("%s:{PLAIN}%s:%d:%d::%s::\n" % (
+            self.login, self.password, self.uid, self.gid, self.maildir))
+        (self.base / "dovecot.conf").write_text(self._config())
+        if self.as_root:
+            for path in [self.base / "mail", *self.maildir.parents, self.maildir, *self.maildir.iterdir()]:
+                if str(path).startswith(str(self.base / "mail")):
+                    os.chown(path, self.uid, self.gid)
+        binary = shutil.which("dovecot") or "/usr/sbin/dovecot"
+        self.proc = subprocess.Popen([binary, "-F", "-c", str(self.base / "dovecot.conf")],
+                                     start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
+                    if s.recv(100).startswith(b"+OK"):
+                        return self
+            except OSError:
+                time.sleep(0.05)
+            if self.proc.poll() is not None:
+                break
+        log = (self.base / "dovecot.log")
+        raise RuntimeError("dovecot did not start: %s %s" % (
+            self.proc.stderr.read() if self.proc.stderr and self.proc.poll() is not None else b"",
+            log.read_text() if log.exists() else ""))
+
+    def deliver(self, data: bytes) -> str:
+        """Put one message into the mailbox (as an MTA's Maildir delivery does)."""
+        self._n += 1
+        name = "%d.M%dP%d.forummail-test" % (int(time.time()), self._n, os.getpid())
+        tmp = self.maildir / "tmp" / name
+        tmp.write_bytes(data.replace(b"\r\n", b"\n"))
+        if self.as_root:
+            os.chown(tmp, self.uid, self.gid)
+        os.rename(tmp, self.maildir / "new" / name)
+        return name
+
+    def count(self) -> int:
+        return sum(1 for sub in ("new", "cur") for _ in (self.maildir / sub).iterdir())
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        if self.proc is not None and self.proc.stderr:
+            self.proc.stderr.close()
+        shutil.rmtree(self.base, ignore_errors=True)

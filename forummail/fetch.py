@@ -1,0 +1,106 @@
+"""The job of ``fetch_replies.py``: one fetcher per mailbox, every email handled once.
+
+One fetcher per mailbox at a time, across machines: a PostgreSQL advisory
+lock keyed on the mailbox (host and login).  Finding it taken is normal:
+another run is busy, this one exits 0 in silence.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+
+import psycopg
+
+from . import db, queue
+from .errors import TemporaryFailure
+from .mailbox import MailboxDown, Pop3Mailbox, read_one
+from .parse import parse_message
+from .replies import Decision, FetchSummary, Intake, reply_text
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def _lock_key(settings: Settings) -> int:
+    digest = hashlib.sha256(("forummail-fetch:%s:%s" % (settings.pop_host.lower(), settings.pop_login))
+                            .encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def fetch_mailbox(settings: Settings, dry_run: bool = False,
+                  show: Callable[[str], None] = print) -> FetchSummary:
+    """Fetch and handle every email in the POP3 mailbox."""
+    summary = FetchSummary()
+    if not settings.pop_configured:
+        log.debug("no reply mailbox configured: nothing to do")
+        return summary
+    conn = db.connect(settings, "fetcher", autocommit=True)
+    mailbox = Pop3Mailbox(settings, timeout=settings.pop_timeout)
+    try:
+        db.require_schema(conn, settings)
+        got = conn.execute("SELECT pg_try_advisory_lock(%s)", (_lock_key(settings),)).fetchone()
+        if not got or not got[0]:
+            log.info("another fetch_replies run holds the mailbox %s: exiting", settings.pop_login)
+            return summary
+        mailbox.open()
+        left = queue.inbound_left_in_mailbox(conn)
+        intake = Intake(settings, conn, dry_run=dry_run)
+        for item in mailbox.listing():
+            if item.uidl and item.uidl in left:
+                summary.left += 1
+                continue
+            raw = mailbox.retrieve(item.number)
+            decision = intake.handle(raw, item.uidl)
+            summary.add(decision)
+            _log(decision, "email %d" % item.number, dry_run, show)
+            if decision.delete and not dry_run:
+                mailbox.delete(item.number)
+            if not decision.delete:
+                summary.left += 1
+        mailbox.commit()  # QUIT: the deletes happen now, after every commit
+        return summary
+    except psycopg.OperationalError as exc:
+        raise TemporaryFailure("lost the connection to %s: %s" % (db.describe(settings), exc)) from None
+    except MailboxDown:
+        raise
+    except (OSError, EOFError) as exc:
+        raise TemporaryFailure("POP3 session with %s broke off: %s (nothing was deleted)"
+                               % (mailbox.name, exc)) from None
+    finally:
+        mailbox.abort()  # no-op after QUIT; otherwise hang up so nothing is deleted
+        conn.close()
+
+
+def fetch_file(settings: Settings, path: str, dry_run: bool = False,
+               show: Callable[[str], None] = print) -> Decision:
+    """Run the same pipeline on one email from a file or standard input (``-``)."""
+    raw = read_one(path, settings.max_message_bytes + 1)
+    conn = db.connect(settings, "fetcher", autocommit=True)
+    try:
+        db.require_schema(conn, settings)
+        decision = Intake(settings, conn, dry_run=dry_run, source="stdin" if path == "-" else "file").handle(raw)
+        _log(decision, path, dry_run, show)
+        return decision
+    except psycopg.OperationalError as exc:
+        raise TemporaryFailure("lost the connection to %s: %s" % (db.describe(settings), exc)) from None
+    finally:
+        conn.close()
+
+
+def extract_file(settings: Settings, path: str) -> str:
+    """The text that would be posted from one email; touches no database, no mailbox."""
+    return reply_text(parse_message(read_one(path, settings.max_message_bytes + 1)), settings)
+
+
+def _log(decision: Decision, label: str, dry_run: bool, show: Callable[[str], None]) -> None:
+    if dry_run:
+        show("would be " + decision.line(label) if decision.status != "duplicate" else decision.line(label))
+        if decision.text:
+            show("  " + decision.text.replace("\n", "\n  "))
+        return
+    # A refused reply is routine (its sender and MAIL_ADMIN are told by mail);
+    # an internal error is not, and cron should mail it.
+    level = logging.ERROR if decision.status == "error" else logging.INFO
+    log.log(level, "%s (inbound %s)", decision.line(label), decision.inbound_id)

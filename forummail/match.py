@@ -1,0 +1,147 @@
+"""Match: which task a reply answers, and whether its sender may post there.
+
+The task is found, in order, by the reply token in a recipient address (To,
+Cc, Delivered-To, X-Original-To), by the token in In-Reply-To/References
+(for mail servers without sub-addressing), by our own ids in those headers,
+then by the ``[#N]`` tag in the subject.  The sender must be the user the
+token was issued to (case folded), active, in a universe that allows email
+replies, and still a follower of the task.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+
+import psycopg
+
+from . import queue
+from . import token as reply_token
+from .parse import ParsedMail
+from .settings import Settings
+
+_SUBJECT_TAG = re.compile(r"\[#(\d{1,18})\]")
+
+
+class Refusal(Exception):
+    """The reply cannot be posted.  ``reason`` is stable (one explanation per reason
+    per day); ``detail`` adds what only the administrator needs."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class Match:
+    task_id: int
+    user_id: int
+    how: str  # 'token', 'thread' or 'subject'
+    token: str | None = None
+
+
+def recipient_tokens(mail: ParsedMail, replier_addr: str) -> list[str]:
+    """Tokens in addresses of the form ``<replier local part>+TOKEN@...``."""
+    local = replier_addr.partition("@")[0].lower()
+    found = []
+    for addr in [*mail.to, *mail.cc, *mail.delivered_to, *mail.x_original_to]:
+        addr_local = addr.partition("@")[0].lower()
+        if addr_local.startswith(local + "+"):
+            tok = reply_token.find(addr_local[len(local) + 1:])
+            if tok and tok not in found:
+                found.append(tok)
+    return found
+
+
+def thread_ids(mail: ParsedMail) -> list[str]:
+    ids = [mail.in_reply_to] if mail.in_reply_to else []
+    return ids + [r for r in reversed(mail.references) if r != mail.in_reply_to]
+
+
+def thread_tokens(mail: ParsedMail) -> list[str]:
+    found: list[str] = []
+    for msgid in thread_ids(mail):
+        tok = reply_token.find(msgid)
+        if tok and tok not in found:
+            found.append(tok)
+    return found
+
+
+def thread_task(conn: psycopg.Connection, mail: ParsedMail, domain: str) -> int | None:
+    """A task from our own ids in the thread headers (``<task.N@domain>``, ``<nID...@domain>``)."""
+    domain = domain.lower()
+    for msgid in thread_ids(mail):
+        local, _, dom = msgid.strip("<>").lower().rpartition("@")
+        if dom != domain:
+            continue
+        root = re.fullmatch(r"task\.(\d{1,18})", local)
+        if root:
+            return int(root.group(1))
+        ours = re.search(r"(?:^|\.)n(\d{1,18})\.[a-z2-7]{8}$", local)
+        if ours:
+            found = queue.notification_task(conn, int(ours.group(1)))
+            if found:
+                return found[0]
+    return None
+
+
+def subject_task(subject: str) -> int | None:
+    tag = _SUBJECT_TAG.search(subject)
+    return int(tag.group(1)) if tag else None
+
+
+def find(conn: psycopg.Connection, mail: ParsedMail, settings: Settings,
+         secrets: Iterable[str], today: date | None = None) -> Match:
+    """Find the task and check the sender; raise Refusal saying why not."""
+    today = today or date.today()
+    tokens = recipient_tokens(mail, settings.replier_from_addr) or thread_tokens(mail)
+    sender = mail.from_addr.strip().lower()
+    if tokens:
+        problem: Refusal | None = None
+        for tok in tokens:
+            try:
+                data = reply_token.verify(list(secrets), tok, today)
+            except reply_token.InvalidToken as exc:
+                if exc.reason == "expired":
+                    problem = Refusal("the reply address has expired",
+                                      "token %s for user %s expired" % (tok, tok.split(".")[0]))
+                else:
+                    problem = Refusal("the reply address is not valid", "token %s is %s" % (tok, exc.reason))
+                continue
+            replier = queue.replier_by_id(conn, data.user_id, data.task_id)
+            if replier is None or replier.email.strip().lower() != sender:
+                problem = Refusal(
+                    "the reply came from an address the notification was not sent to",
+                    "token for user %d; From is %s" % (data.user_id, mail.from_addr))
+                continue
+            return _check(replier, "token", tok)
+        assert problem is not None
+        raise problem
+    task_id = thread_task(conn, mail, settings.domain)
+    how = "thread"
+    if task_id is None:
+        task_id = subject_task(mail.subject)
+        how = "subject"
+    if task_id is None:
+        raise Refusal("the email does not answer a forum notification",
+                      "no reply token, no thread id of ours, no [#N] in the subject")
+    replier = queue.replier_by_email(conn, sender, task_id)
+    if replier is None:
+        raise Refusal("the sender is not a user of this forum", "From: %s" % mail.from_addr)
+    return _check(replier, how, None)
+
+
+def _check(replier: queue.Replier, how: str, tok: str | None) -> Match:
+    if not replier.task_exists:
+        raise Refusal("the task no longer exists", "task %d" % replier.task_id)
+    if not replier.active:
+        raise Refusal("the user account is not active", "user %d" % replier.user_id)
+    if not replier.allow_email_reply:
+        raise Refusal("replies by email are not allowed in this universe", "task %d" % replier.task_id)
+    if not replier.follows:
+        raise Refusal("the sender no longer follows the task",
+                      "user %d, task %d" % (replier.user_id, replier.task_id))
+    return Match(task_id=replier.task_id, user_id=replier.user_id, how=how, token=tok)

@@ -1,0 +1,234 @@
+"""Replies: each fetched email becomes a forum message, or a recorded refusal.
+
+Every email is handled in its own transaction, which records it in
+``inbound_emails`` and posts it (or refuses it) together; only after that
+commit is it deleted from the mailbox.  One bad email never stops the
+batch: an unexpected error records it as ``error`` with its raw bytes and
+goes on.  A server or database failure stops the run with nothing deleted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+
+from . import autoreply, match, queue
+from . import token as reply_token
+from .extract import extract_from_parsed
+from .parse import Attachment, ParsedMail, parse_message
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Parts that are never the content a person meant to share (signatures,
+# Outlook's TNEF wrapper, business cards).
+_JUNK_NAMES = ("smime.p7s", "winmail.dat", "signature.asc", "signature.asc.sig")
+_JUNK_TYPES = ("application/pkcs7-signature", "application/x-pkcs7-signature", "application/pgp-signature",
+               "application/ms-tnef", "application/vnd.ms-tnef", "text/vcard", "text/x-vcard",
+               "text/directory")
+_SMALL_INLINE = 8 * 1024  # inline images below this are signature logos and spacers
+
+
+@dataclass
+class Decision:
+    """What happened to one email; ``delete`` says whether it may leave the mailbox."""
+
+    status: str
+    reason: str = ""
+    delete: bool = True
+    inbound_id: int | None = None
+    message_id: int | None = None
+    task_id: int | None = None
+    user_id: int | None = None
+    text: str = ""
+
+    def line(self, label: str) -> str:
+        where = " to task %s as user %s" % (self.task_id, self.user_id) if self.task_id else ""
+        what = {"posted": "posted", "duplicate": "duplicate (already handled)", "ignored": "ignored",
+                "rejected": "rejected", "error": "error"}[self.status]
+        text = "%s: %s%s" % (label, what, where)
+        return text + (": " + self.reason if self.reason else "")
+
+
+@dataclass
+class FetchSummary:
+    counts: dict[str, int] = field(default_factory=dict)
+    left: int = 0
+
+    def add(self, decision: Decision) -> None:
+        self.counts[decision.status] = self.counts.get(decision.status, 0) + 1
+
+    def line(self) -> str:
+        parts = ["%s %d" % (k, v) for k, v in sorted(self.counts.items())]
+        if self.left:
+            parts.append("left in the mailbox %d" % self.left)
+        return "replies: " + (", ".join(parts) if parts else "none")
+
+
+class _DryRun(Exception):
+    """Raised inside the transaction to roll back a dry run's work."""
+
+
+def message_key(mail: ParsedMail, raw: bytes) -> str:
+    return mail.message_id[:900] if mail.message_id else "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+class Intake:
+    """Decides and records one email at a time on one database connection."""
+
+    def __init__(self, settings: Settings, conn: psycopg.Connection, dry_run: bool = False,
+                 source: str = "pop3", now: Callable[[], datetime] | None = None) -> None:
+        self.settings = settings
+        self.conn = conn
+        self.dry_run = dry_run
+        self.source = source
+        self.now = now or (lambda: datetime.now(UTC))
+        s = settings
+        self.own_addresses = [a for a in (s.mail_from_addr, s.replier_from_addr) if a]
+        self.secrets = [s.reply_secret] + [v for v in (s.raw_opts.get("reply_secret_previous"),) if v]
+
+    def handle(self, raw: bytes, uidl: str | None = None) -> Decision:
+        """Record and decide one email in one transaction (rolled back in a dry run)."""
+        mail = parse_message(raw)
+        key = message_key(mail, raw)
+        result: list[Decision] = []
+        try:
+            with self.conn.transaction():
+                result.append(self._decide(mail, raw, key, uidl))
+                if self.dry_run:
+                    raise _DryRun
+        except _DryRun:
+            pass
+        except psycopg.OperationalError:
+            raise  # the database is gone: stop, delete nothing
+        except Exception as exc:  # one bad email never stops the batch
+            log.exception("email %s: internal error", key)
+            return self._record_error(mail, raw, key, uidl, "%s: %s" % (type(exc).__name__, exc))
+        return result[0]
+
+    def _fields(self, mail: ParsedMail, raw: bytes, uidl: str | None) -> dict[str, object]:
+        return {"message_id_header": mail.message_id[:900] or None, "pop_uidl": uidl, "source": self.source,
+                "sent_at": mail.date, "sender": mail.from_addr[:320] or None,
+                "subject": mail.subject[:500] or None, "raw_size": len(raw)}
+
+    def _decide(self, mail: ParsedMail, raw: bytes, key: str, uidl: str | None) -> Decision:
+        s = self.settings
+        fields = self._fields(mail, raw, uidl)
+        inbound_id = queue.inbound_claim(self.conn, key, fields)
+        if inbound_id is None:
+            previous = queue.inbound_previous(self.conn, key)
+            logged = queue.inbound_log(self.conn, key, {
+                **fields, "status": "duplicate",
+                "reason": "already handled as email %s" % (previous[0] if previous else "?")})
+            return Decision("duplicate", "already handled", inbound_id=logged)
+
+        def finish(decision: Decision, **extra: object) -> Decision:
+            decision.inbound_id = inbound_id
+            queue.inbound_finish(self.conn, inbound_id, {
+                "status": decision.status, "reason": decision.reason or None, "task_id": decision.task_id,
+                "user_id": decision.user_id, "message_id": decision.message_id, **extra})
+            return decision
+
+        if len(raw) > s.max_message_bytes:
+            return self._refuse(finish, mail, raw, match.Refusal(
+                "the email is too large", "%d bytes, limit %d" % (len(raw), s.max_message_bytes)))
+        if self.source == "pop3" and mail.date and mail.date < self.now() - timedelta(days=s.max_age_days):
+            # A first run on a mailbox full of old mail must not flood the forum.
+            return finish(Decision("ignored", "older than %d days: left in the mailbox" % s.max_age_days,
+                                   delete=False), left_in_mailbox=True)
+        automatic = autoreply.why_automatic(mail, self.own_addresses)
+        if automatic:
+            return finish(Decision("ignored", automatic))
+        try:
+            found = match.find(self.conn, mail, s, self.secrets, self.now().date())
+        except match.Refusal as refusal:
+            return self._refuse(finish, mail, raw, refusal)
+        text, notes, kept = self._content(mail, found)
+        if not text.strip() and not kept:
+            return self._refuse(finish, mail, raw, match.Refusal(
+                "the reply is empty", "nothing was left after removing the quoted original"))
+        body = text + ("\n\n" + "\n".join(notes) if notes else "")
+        message_id = queue.post_message(self.conn, found.task_id, found.user_id, body.strip())
+        for part in kept:
+            queue.add_attachment(self.conn, message_id, part.filename or "attachment", part.content_type,
+                                 part.data, hashlib.sha256(part.data).hexdigest())
+        return finish(Decision("posted", "", message_id=message_id, task_id=found.task_id,
+                               user_id=found.user_id, text=body.strip()))
+
+    def _content(self, mail: ParsedMail, found: match.Match) -> tuple[str, list[str], list[Attachment]]:
+        s = self.settings
+        text = reply_text(mail, s, found.token)
+        notes: list[str] = []
+        kept: list[Attachment] = []
+        for part in mail.attachments:
+            name = (part.filename or "").strip()
+            if name.lower() in _JUNK_NAMES or part.content_type in _JUNK_TYPES or name.lower().endswith(".vcf"):
+                continue
+            if part.inline and part.content_id and len(part.data) < _SMALL_INLINE:
+                continue
+            label = name or part.content_type
+            if len(part.data) > s.max_attachment_bytes:
+                notes.append("[attachment %s dropped: %d KB is over the %d KB limit]"
+                             % (label, len(part.data) // 1024, s.max_attachment_bytes // 1024))
+            elif len(kept) >= s.max_attachments:
+                notes.append("[attachment %s dropped: more than %d attachments]" % (label, s.max_attachments))
+            else:
+                kept.append(part)
+        return text, notes, kept
+
+    def _refuse(self, finish: Callable[..., Decision], mail: ParsedMail, raw: bytes,
+                refusal: match.Refusal) -> Decision:
+        """Keep the raw email, explain once a day to a person, copy the administrator."""
+        s = self.settings
+        answered = False
+        sender = mail.from_addr
+        if sender and not autoreply.never_answer(sender) and not queue.answered_recently(
+                self.conn, sender, refusal.reason):
+            queue.enqueue(self.conn, sender, "Your email was not posted: %s" % (mail.subject or "(no subject)"),
+                          explanation(refusal.reason, mail.subject), "reply-rejected")
+            answered = True
+        decision = finish(Decision("rejected", refusal.reason), raw=raw[: s.keep_raw_bytes], answered=answered)
+        for admin in s.mail_admin:
+            queue.enqueue(self.conn, admin, "Refused reply from %s: %s" % (sender or "unknown sender",
+                                                                          refusal.reason),
+                          "A reply was refused and not posted.\n\nFrom: %s\nSubject: %s\nReason: %s\nDetail: %s\n"
+                          "Recorded as inbound email %s; the original is attached.\n"
+                          % (sender, mail.subject, refusal.reason, refusal.detail or "-", decision.inbound_id),
+                          "reply-rejected-admin", inbound_id=decision.inbound_id)
+        return decision
+
+    def _record_error(self, mail: ParsedMail, raw: bytes, key: str, uidl: str | None, detail: str) -> Decision:
+        if self.dry_run:
+            return Decision("error", detail)
+        with self.conn.transaction():
+            previous = queue.inbound_previous(self.conn, key)
+            status = "duplicate" if previous else "error"
+            inbound_id = queue.inbound_log(self.conn, key, {
+                **self._fields(mail, raw, uidl), "status": status, "reason": "internal error: " + detail,
+                "raw": raw[: self.settings.keep_raw_bytes]})
+        return Decision("error", "internal error: " + detail, inbound_id=inbound_id)
+
+
+def reply_text(mail: ParsedMail, settings: Settings, token: str | None = None) -> str:
+    """The new text of a reply: quote and signature cut, our addresses and tokens removed."""
+    ours = [settings.replier_from_addr] if settings.replier_from_addr else []
+    if token:
+        ours.insert(0, reply_token.reply_address(settings.replier_from_addr, token))
+    text = extract_from_parsed(mail, settings.replier_separator, ours)
+    # Belt and braces: no reply token is ever posted, whatever the client quoted.
+    return reply_token.TOKEN_RE.sub("", text).strip()
+
+
+def explanation(reason: str, subject: str) -> str:
+    """The short answer a person gets when their reply was refused."""
+    return (
+        "Your email \"%s\" could not be posted to the forum: %s.\n\n"
+        "Nothing was posted. To answer, reply to the most recent notification email you received for "
+        "that task, from the address it was sent to, or write your answer in the forum itself.\n\n"
+        "This is an automatic message; you will get it at most once a day for this reason.\n"
+        % (subject or "(no subject)", reason))
