@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--conf", metavar="PATH",
                         help="settings module (default: $CRON_CONF, else cron_conf.py beside this script)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="print a summary (and progress) of the run")
+    parser.add_argument("-v", "--verbose", action="store_true", help="print a summary of the run")
     parser.add_argument("--dry-run", action="store_true", help="render and show what is due; send and change nothing")
     parser.add_argument("--limit", type=int, metavar="N", help="take at most N notifications in this run")
     args = parser.parse_args(argv)

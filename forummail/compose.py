@@ -24,14 +24,12 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
-from email import policy
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.utils import formataddr, formatdate
+from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+from . import mime
 from . import token as reply_token
 from .errors import ConfigError
 from .queue import Job
@@ -144,43 +142,36 @@ class Composer:
         subject = header_text(subject, 900)
 
         # policy.SMTP: CRLF line ends, as RFC 5321 wants them on the wire.
-        msg = EmailMessage(policy=policy.SMTP)
+        h: list[tuple[str, str]] = []
         from_name = header_text(job.author_name) if job.kind == "message" and job.author_name else ""
-        msg["From"] = _address(from_name or s.mail_from_name, s.mail_from_addr)
+        h.append(("From", mime.address(from_name or s.mail_from_name, s.mail_from_addr)))
         recipients = [job.recipient]
         if s.debug:
             # The original's DEBUG: everything to MAIL_ADMIN, marked for whom it was.
             recipients = list(s.mail_admin)
-            msg["To"] = ", ".join(recipients)
-            msg["X-Intended-Recipient"] = header_text(job.recipient)
+            h.append(("To", ", ".join(recipients)))
+            h.append(("X-Intended-Recipient", header_text(job.recipient)))
             subject = "[DEBUG for %s] %s" % (header_text(job.recipient), subject)
         else:
-            msg["To"] = _address(header_text(job.recipient_name), job.recipient)
-        msg["Subject"] = subject
-        msg["Date"] = formatdate(localtime=True)
+            h.append(("To", mime.address(header_text(job.recipient_name), job.recipient)))
+        h.append(("Subject", subject))
+        h.append(("Date", formatdate(localtime=True)))
         msgid = job.message_id_header or self.message_id(job.id, token)
-        msg["Message-ID"] = msgid
+        h.append(("Message-ID", msgid))
         if job.task_id is not None:
             root = "<task.%d@%s>" % (job.task_id, s.domain)
-            msg["In-Reply-To"] = root
-            msg["References"] = root
+            h += [("In-Reply-To", root), ("References", root)]
         if token:
-            msg["Reply-To"] = _address(
-                s.replier_from_name, reply_token.reply_address(s.replier_from_addr, token)
-            )
-        msg["Auto-Submitted"] = "auto-generated"
-        msg["X-Auto-Response-Suppress"] = "All"
-        msg["X-Notification-Type"] = header_text(job.kind, 64)
-        msg.set_content(text)
-        if html:
-            msg.add_alternative(html, subtype="html")
-        if job.attached_email:
-            # The refused email itself, for MAIL_ADMIN (the original's behaviour).
-            msg.add_attachment(bytes(job.attached_email), maintype="application", subtype="octet-stream",
-                               filename="original.eml")
+            h.append(("Reply-To", mime.address(s.replier_from_name,
+                                               reply_token.reply_address(s.replier_from_addr, token))))
+        h += [("Auto-Submitted", "auto-generated"), ("X-Auto-Response-Suppress", "All"),
+              ("X-Notification-Type", header_text(job.kind, 64))]
+        # The refused email itself goes to MAIL_ADMIN (the original's behaviour).
+        attachment = ("original.eml", bytes(job.attached_email)) if job.attached_email else None
+        data = mime.build(h, text, html, attachment)
         return Outgoing(
             job_id=job.id,
-            data=msg.as_bytes(),
+            data=data,
             sender=s.mail_from_addr,
             recipients=recipients,
             message_id=msgid,
@@ -220,11 +211,3 @@ class Composer:
         }
 
 
-def _address(name: str, addr: str) -> str:
-    """``Name <addr>``, with the name quoted or RFC 2047-encoded as needed."""
-    if not name:
-        return addr
-    try:
-        return str(Address(display_name=name, addr_spec=addr))
-    except (ValueError, IndexError):
-        return formataddr((name, addr))
