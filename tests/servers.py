@@ -136,10 +136,29 @@ class _Handler:
         return "250 2.0.0 Ok: queued as Q%06d" % n
 
 
-class SmtpServer:
-    """aiosmtpd on 127.0.0.1 keeping what it receives; optional AUTH."""
+def make_ca(folder: Path) -> tuple[Path, Path, Path]:
+    """A throw-away CA and a certificate for 127.0.0.1 signed by it: (ca, cert, key)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    ca, ca_key = folder / "ca.pem", folder / "ca.key"
+    cert, key, csr, ext = folder / "server.pem", folder / "server.key", folder / "server.csr", folder / "ext"
+    ext.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    for cmd in (
+        ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-out", ca, "-days", "2",
+         "-subj", "/CN=forummail test CA"],
+        ["req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=127.0.0.1"],
+        ["x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-out", cert,
+         "-days", "2", "-extfile", ext],
+    ):
+        subprocess.run(["openssl", *map(str, cmd)], check=True, capture_output=True)
+    os.chmod(key, 0o644)
+    return ca, cert, key
 
-    def __init__(self, login: str = "", password: str = "") -> None:
+
+class SmtpServer:
+    """aiosmtpd on 127.0.0.1 keeping what it receives; optional AUTH, STARTTLS or implicit TLS."""
+
+    def __init__(self, login: str = "", password: str = "", tls: str = "",
+                 cert: tuple[Path, Path] | None = None) -> None:
         self.port = free_port()
         self.behaviour = SmtpBehaviour()
         self.received: list[Received] = []
@@ -153,6 +172,13 @@ class SmtpServer:
                     self.logins.append(login)
                 return AuthResult(success=ok, handled=False)
             kwargs = {"authenticator": authenticator, "auth_require_tls": False, "auth_required": True}
+        if tls:
+            import ssl
+
+            assert cert is not None
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(str(cert[0]), str(cert[1]))
+            kwargs["ssl_context" if tls == "ssl" else "tls_context"] = context
         self.controller = Controller(_Handler(self.behaviour, self.received), hostname="127.0.0.1",
                                      port=self.port, **kwargs)
 
@@ -175,9 +201,12 @@ class DovecotServer:
     Messages are delivered by writing Maildir files, as an MTA would.
     """
 
-    def __init__(self, login: str = "replies", password: str = "pop-secret") -> None:
+    def __init__(self, login: str = "replies", password: str = "pop-secret",
+                 cert: tuple[Path, Path] | None = None) -> None:
         import pwd
 
+        self.cert = cert
+        self.tls_port = free_port() if cert else 0
         self.login, self.password = login, password
         self.port = free_port()
         self.base = Path(tempfile.mkdtemp(prefix="forummail-dovecot-"))
@@ -198,7 +227,7 @@ state_dir = {base}/state
 log_path = {base}/dovecot.log
 protocols = pop3
 listen = 127.0.0.1
-ssl = no
+{ssl}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 # No penalty delay for the failed logins the tests make on purpose.
@@ -221,13 +250,15 @@ service pop3-login {{
     port = {port}
   }}
   inet_listener pop3s {{
-    port = 0
+    address = 127.0.0.1
+    port = {tls_port}
   }}
 }}
 service anvil {{
   chroot =
 }}
-""".format(base=self.base, port=self.port, uid=min(self.uid, 500), me=me)
+""".format(base=self.base, port=self.port, uid=min(self.uid, 500), me=me, tls_port=self.tls_port,
+           ssl="ssl = yes\nssl_cert = <%s\nssl_key = <%s" % self.cert if self.cert else "ssl = no")
 
     def start(self) -> DovecotServer:
         for sub in ("run", "state", "mail"):
