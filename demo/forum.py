@@ -1,4 +1,4 @@
-"""The demo's story: settings, the schema, a small forum, a message, the mailer's run."""
+"""The demo's story: settings, the schema, a small forum, a message, the mailer's runs, a reply."""
 
 from __future__ import annotations
 
@@ -12,20 +12,22 @@ from pathlib import Path
 import psycopg
 
 from .common import DemoError, run_script, say, show
+from .pop3 import Pop3Server
 from .postgres import DB_NAME, Postgres
 from .smtp import Received
 
 SCHEMA = "memoria"
 MAIL_FROM = "Forum <noreply@example.com>"
 REPLIER = "Forum reply <reply@example.com>"
-HEADERS = ("From", "To", "Subject", "Message-ID", "In-Reply-To", "Reply-To", "Auto-Submitted")
+HEADERS = ("From", "To", "Subject", "Date", "Message-ID", "In-Reply-To", "References", "Reply-To",
+           "Auto-Submitted")
 
 # Written the way an administrator fills in the shipped cron_conf.py.
 CONF_TEMPLATE = """\
 #
 # Settings of the forum mailer, written by demo.py for one demo run.
-# The secret (REPLY_TOKEN_SECRET) is in the .env beside this file, as the
-# shipped cron_conf.py recommends.
+# The secrets (REPLY_TOKEN_SECRET, REPLIER_POP_PSSWD) are in the .env beside
+# this file, as the shipped cron_conf.py recommends.
 #
 
 # --- Outgoing mail -------------------------------------------------------------
@@ -49,24 +51,31 @@ OPTS = {{
 	, 'smtp_timeout' : 10
 	, 'mail_log' : {mail_log!r}
 
-	# Replies by email: notifications carry a Reply-To with a signed token
+	# Replies by email: notifications carry a Reply-To with a signed token;
+	# fetch_replies.py collects the replies from this POP3 mailbox
 	, 'replier_from_addr' : {replier!r}
+	, 'replier_pop_addr' : '127.0.0.1:{pop_port}'
+	, 'replier_pop_ssl' : False       # the demo's server, on 127.0.0.1 only: plain POP3
+	, 'replier_pop_login' : {pop_login!r}
+	, 'replier_pop_timeout' : 10
 }}
 """
 
 
-def write_conf(work: Path, pg: Postgres, smtp_port: int) -> Path:
-    """Write cron_conf.py and its .env (a random REPLY_TOKEN_SECRET, never printed)."""
+def write_conf(work: Path, pg: Postgres, smtp_port: int, pop: Pop3Server) -> Path:
+    """Write cron_conf.py and its .env (a random REPLY_TOKEN_SECRET and the POP3 password, never printed)."""
     conf = work / "cron_conf.py"
     conf.write_text(CONF_TEMPLATE.format(
         mail_from=MAIL_FROM, db_port=pg.port, db_user=pg.conninfo()["user"], db_name=DB_NAME,
         db_schema=SCHEMA, smtp_port=smtp_port, mail_log=str(work / "mail.log"), replier=REPLIER,
+        pop_port=pop.port, pop_login=pop.login,
     ))
     # 0600 from the start, as the manual asks of .env files.
     fd = os.open(work / ".env", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as env:
         env.write("REPLY_TOKEN_SECRET=%s\n" % secrets.token_urlsafe(32))
-    say("settings written to %s (the secret is in the .env beside it)" % conf)
+        env.write("REPLIER_POP_PSSWD=%s\n" % pop.password)
+    say("settings written to %s (the secrets are in the .env beside it)" % conf)
     return conf
 
 
@@ -142,19 +151,21 @@ def show_queue(conn: psycopg.Connection) -> list[str]:
         "SELECT id, kind, recipient, status, attempts, coalesce(last_error, '')"
         " FROM %s.notifications ORDER BY id" % SCHEMA).fetchall()
     say("the queue (SELECT id, kind, recipient, status, attempts, last_error FROM %s.notifications):" % SCHEMA)
-    table: list[tuple[str, ...]] = [("id", "kind", "recipient", "status", "attempts", "last_error")]
-    table += [tuple(str(v) for v in row) for row in rows]
-    widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
-    show("\n".join("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in table))
+    _table(("id", "kind", "recipient", "status", "attempts", "last_error"), rows)
     return [str(r[3]) for r in rows]
 
 
-def show_mail(received: list[Received]) -> None:
+def _table(header: tuple[str, ...], rows: list[tuple[object, ...]]) -> None:
+    table = [header] + [tuple("" if v is None else str(v) for v in row) for row in rows]
+    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
+    show("\n".join("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in table))
+
+
+def show_mail(received: list[Received], what: str = "the SMTP server received %d mail(s):") -> None:
     """Print each mail the SMTP server kept: envelope, key headers, the text part."""
-    say("the SMTP server received %d mail(s):" % len(received))
+    say(what % len(received))
     for number, mail in enumerate(received, 1):
-        msg = message_from_bytes(mail.data, policy=policy.default)
-        assert isinstance(msg, EmailMessage)
+        msg = message_from(mail)
         print(flush=True)
         show("--- mail %d of %d: envelope from <%s> to %s" % (
             number, len(received), mail.sender, ", ".join("<%s>" % r for r in mail.recipients)))
@@ -169,3 +180,73 @@ def _text_part(msg: EmailMessage) -> str:
     if part is None or not isinstance(part, EmailMessage):
         return "(no text part)"
     return str(part.get_content())
+
+
+def notification_to(received: list[Received], address: str) -> EmailMessage:
+    """The notification the SMTP server received for ``address`` (what lands in that person's inbox)."""
+    for mail in received:
+        if address in mail.recipients:
+            return message_from(mail)
+    raise DemoError("no notification was sent to %s" % address)
+
+
+def show_reply(raw: bytes) -> None:
+    """Print the reply as it sits in the mailbox: key headers, its parts, the text part."""
+    msg = message_from_bytes(raw, policy=policy.default)
+    assert isinstance(msg, EmailMessage)
+    names = ("From", "To", "Subject", "Date", "Message-ID", "In-Reply-To", "References")
+    show("\n".join("%s: %s" % (h, str(msg[h]).strip()) for h in names if msg[h] is not None))
+    show("(%s: %s)" % (msg.get_content_type(), ", ".join(p.get_content_type() for p in msg.iter_parts())))
+    show("(text part; the lines starting with '>' are Gmail's quote of the notification)")
+    show(_text_part(msg), "    | ")
+    print(flush=True)
+
+
+def run_fetcher(conf: Path) -> str:
+    """fetch_replies.py as cron runs it, with -v for a summary."""
+    return run_script("fetch_replies.py", conf, "-v")
+
+
+@dataclass(frozen=True)
+class Posted:
+    id: int
+    author: str
+    task: str
+    body: str
+
+
+def show_messages(conn: psycopg.Connection) -> list[Posted]:
+    """Print the forum's messages, oldest first; return them."""
+    rows = conn.execute(
+        "SELECT m.id, u.name, t.name, m.body FROM messages m JOIN users u ON u.id = m.author_id"
+        " JOIN tasks t ON t.id = m.task_id ORDER BY m.id").fetchall()
+    say("the forum's messages (SELECT m.id, u.name, t.name, m.body FROM %s.messages m JOIN users u ..."
+        " JOIN tasks t ...):" % SCHEMA)
+    posted = [Posted(int(r[0]), str(r[1]), str(r[2]), str(r[3])) for r in rows]
+    for p in posted:
+        show("#%d by %s in '%s':" % (p.id, p.author, p.task))
+        show(p.body, "    | ")
+    return posted
+
+
+def show_inbound(conn: psycopg.Connection) -> list[str]:
+    """Print what fetch_replies.py recorded of each email; return the statuses."""
+    rows = conn.execute(
+        "SELECT id, status, sender, subject, task_id, user_id, message_id, reason"
+        " FROM %s.inbound_emails ORDER BY id" % SCHEMA).fetchall()
+    say("the emails fetch_replies.py handled (SELECT id, status, sender, subject, task_id, user_id,"
+        " message_id, reason FROM %s.inbound_emails):" % SCHEMA)
+    _table(("id", "status", "sender", "subject", "task_id", "user_id", "message_id", "reason"), rows)
+    return [str(r[1]) for r in rows]
+
+
+def pending(conn: psycopg.Connection) -> list[str]:
+    """Whom notifications are queued for, not yet sent."""
+    rows = conn.execute("SELECT recipient FROM notifications WHERE status = 'pending' ORDER BY id").fetchall()
+    return [str(r[0]) for r in rows]
+
+
+def message_from(mail: Received) -> EmailMessage:
+    msg = message_from_bytes(mail.data, policy=policy.default)
+    assert isinstance(msg, EmailMessage)
+    return msg
