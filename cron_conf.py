@@ -38,7 +38,17 @@ OPTS = {
 	, 'smtp_tls' : False         # STARTTLS after connecting (Gmail, Exchange/Office 365 on port 587)
 	, 'smtp_timeout' : 30        # seconds to wait for any SMTP answer
 	, 'smtp_verify_tls' : True   # verify TLS certificates; False only for a self-signed test server (warns)
-	, 'smtp_servers' : None      # list of servers instead of MAIL_SMTP: [{'host','port','ssl','tls','login','password','max_connections','enabled','description'}]
+	, 'smtp_max_connections' : 0 # SMTP connections used at once, each reused for many mails (0: the preset's, else 1)
+	, 'smtp_preset' : ''         # provider limits: 'office365', 'google-workspace', 'gmail', 'amazon-ses-sandbox'; '' none
+	, 'smtp_per_minute' : 0      # at most this many messages a minute through MAIL_SMTP (0: no limit; wins over the preset)
+	, 'smtp_per_day' : 0         # at most this many messages in any 24 hours (0: no limit)
+	, 'smtp_recipients_per_minute' : 0  # at most this many recipients a minute (0: no limit)
+	, 'smtp_recipients_per_day' : 0     # at most this many recipients in any 24 hours (0: no limit)
+	, 'smtp_aside_seconds' : 300 # a server that failed is left aside this long, by every run
+	, 'smtp_servers' : None      # several servers instead of MAIL_SMTP, mail spread over the enabled ones; see README
+	# e.g. [{'description': 'o365', 'host': 'smtp.office365.com', 'port': 587, 'tls': True, 'login': 'x@example.com',
+	#        'password': '', 'preset': 'office365', 'max_connections': 3, 'enabled': True},
+	#       {'description': 'relay', 'host': 'relay.example.com', 'per_minute': 600, 'max_connections': 4}]
 	, 'mail_log' : ''            # log file (one greppable line per event); empty: no log file
 	, 'mail_disable' : False     # True: send_notifications.py does nothing and exits 0
 

@@ -1,7 +1,18 @@
 #!/usr/bin/env python3
 """Administration commands for the forum mailer.  See README.md.
 
-  init-db     create or upgrade the database schema (safe to run again)
+  init-db                 create or upgrade the database schema (safe to run again)
+  check                   settings, database, SMTP up to AUTH, POP3 up to login; sends nothing
+  test-email ADDRESS      send one real test message and print the server's answer
+  queue                   the notification queue: counts, oldest, next retries, errors; --list rows
+  inbound                 the log of fetched emails: counts, refusals; --list rows, --show ID
+  retry [ID ...]          failed notifications back to pending (all of them when no ID)
+  cancel ID ... | --to A  pending (or failed) notifications to cancelled
+  purge --older-than DAYS delete finished notifications and inbound records older than DAYS
+
+Exit codes: 0 done; 75 a server unreachable; 78 bad settings, or (check) a
+setting, password or the schema to change; 2 bad command line; 1 a refusal
+(test-email), an ID that could not be retried or cancelled, or a bug.
 """
 
 from __future__ import annotations
@@ -9,27 +20,121 @@ from __future__ import annotations
 import argparse
 import sys
 
-from forummail import admin, cli, logs, settings
+from forummail import admin, check, cli, logs, queue, settings
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("%r is not a whole number" % text) from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more, not %d" % value)
+    return value
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line: global options, then one subcommand and its own options."""
+    p = argparse.ArgumentParser(prog="manage.py", description="Administer the forum mailer.")
+    p.add_argument("--conf", metavar="PATH",
+                   help="settings module (default: $CRON_CONF, else cron_conf.py beside this script)")
+    p.add_argument("-v", "--verbose", action="store_true", help="say more")
+    commands = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, text: str) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=text, description=text)
+
+    command("init-db", "create or upgrade the schema in DB_NAME / DB_SCHEMA")
+
+    c = command("check", "check settings, database, SMTP (up to AUTH) and POP3 (up to login)")
+    c.add_argument("-q", "--quiet", action="store_true", help="print only the failures (for cron)")
+
+    t = command("test-email", "send one test message to ADDRESS and show the server's answer")
+    t.add_argument("address", metavar="ADDRESS", help="where the test message goes (even with DEBUG on)")
+
+    q = command("queue", "the notification queue: counts, oldest, next retries, errors")
+    q.add_argument("--list", action="store_true", help="list rows (implied by --status and --to)")
+    q.add_argument("--status", choices=queue.NOTIFICATION_STATUSES, help="only rows with this status")
+    q.add_argument("--to", metavar="ADDRESS", help="only rows to this recipient (case-insensitive)")
+    q.add_argument("--limit", type=_positive, default=50, metavar="N", help="at most N rows (default 50)")
+
+    i = command("inbound", "the log of fetched emails: counts and recent refusals")
+    i.add_argument("--list", action="store_true", help="list records (implied by --status and --from)")
+    i.add_argument("--status", choices=queue.INBOUND_STATUSES, help="only records with this status")
+    i.add_argument("--from", dest="sender", metavar="ADDRESS", help="only emails from this sender")
+    i.add_argument("--limit", type=_positive, default=50, metavar="N", help="at most N records (default 50)")
+    i.add_argument("--show", type=_positive, metavar="ID", help="print the stored email of a refused record")
+
+    r = command("retry", "failed notifications back to pending (all when no ID is given)")
+    r.add_argument("ids", type=_positive, nargs="*", metavar="ID", help="only these (failed or cancelled) rows")
+    r.add_argument("--to", metavar="ADDRESS", help="only the failed rows to this recipient")
+
+    x = command("cancel", "pending or failed notifications to cancelled")
+    x.add_argument("ids", type=_positive, nargs="*", metavar="ID", help="these rows (pending or failed)")
+    x.add_argument("--to", metavar="ADDRESS", help="every pending row to this recipient")
+
+    g = command("purge", "delete finished notifications and inbound records older than DAYS")
+    g.add_argument("--older-than", type=_positive, required=True, metavar="DAYS", help="age in days")
+    g.add_argument("--dry-run", action="store_true", help="only count what would be deleted")
+    for sub in commands.choices.values():
+        sub.set_defaults(subparser=sub)  # so that main() can say a usage error in the command's terms
+    return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="manage.py", description="Administer the forum mailer.")
-    parser.add_argument("--conf", metavar="PATH",
-                        help="settings module (default: $CRON_CONF, else cron_conf.py beside this script)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="say more")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    commands.add_parser("init-db", help="create or upgrade the schema in DB_NAME / DB_SCHEMA")
-    args = parser.parse_args(argv)
+    p = parser()
+    args = p.parse_args(argv)
+    if args.command in ("retry", "cancel") and args.ids and args.to:
+        args.subparser.error("give IDs or --to, not both")
+    if args.command == "cancel" and not args.ids and not args.to:
+        args.subparser.error("give the IDs to cancel, or --to ADDRESS")
     prog = "manage.py " + args.command
 
     def job() -> int:
         conf = settings.load(args.conf)
         logs.setup(prog, args.verbose, conf.mail_log, conf.secrets)
-        if args.command == "init-db":
-            print(admin.init_db(conf))
-        return 0
+        return run(prog, args, conf)
 
     return cli.run(prog, job)
+
+
+def run(prog: str, args: argparse.Namespace, conf: settings.Settings) -> int:
+    """Run one parsed command with loaded settings; print its report; return the exit code."""
+    command = args.command
+    if command == "init-db":
+        print(admin.init_db(conf))
+    elif command == "check":
+        items = check.run_checks(conf)
+        text = check.report(items, quiet=args.quiet)
+        if text:
+            print(text)
+        return check.exit_code(items)
+    elif command == "test-email":
+        print(admin.send_test_email(conf, args.address))
+    elif command == "queue":
+        if args.list or args.status or args.to:
+            print(admin.queue_list(conf, args.status, args.to, args.limit))
+        else:
+            print(admin.queue_summary(conf))
+    elif command == "inbound":
+        if args.show:
+            sys.stdout.flush()
+            sys.stdout.buffer.write(admin.inbound_show(conf, args.show))
+        elif args.list or args.status or args.sender:
+            print(admin.inbound_list(conf, args.status, args.sender, args.limit))
+        else:
+            print(admin.inbound_summary(conf))
+    elif command in ("retry", "cancel"):
+        change = admin.retry if command == "retry" else admin.cancel
+        done = change(conf, args.ids, args.to)
+        for line in done.lines:
+            print(line)
+        for problem in done.problems:
+            print("%s: %s" % (prog, problem), file=sys.stderr)
+        return 1 if done.problems else 0
+    elif command == "purge":
+        print(admin.purge(conf, args.older_than, args.dry_run))
+    return 0
 
 
 if __name__ == "__main__":

@@ -31,7 +31,9 @@ def main(argv: list[str] | None = None) -> int:
     def job() -> int:
         conf = settings.load(args.conf)
         logs.setup(prog, args.verbose, conf.mail_log, conf.secrets)
-        summary = sender.send_notifications(conf, limit=args.limit, dry=args.dry_run)
+        # A progress bar only for a person at a terminal (cron has none).
+        summary = sender.send_notifications(conf, limit=args.limit, dry=args.dry_run,
+                                            progress=sys.stderr.isatty())
         if args.verbose or args.dry_run:
             print(summary.line())
         return 0

@@ -27,7 +27,7 @@ from datetime import date, timedelta
 from email.utils import formatdate
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from . import mime
 from . import token as reply_token
@@ -118,34 +118,75 @@ class Composer:
         except self._jinja.TemplateError as exc:
             raise ConfigError("template %s: %s" % (template.name, exc)) from None
 
+    def token_for(self, job: Job, today: date) -> str | None:
+        """The reply token of a message notification, where replies are allowed."""
+        s = self.settings
+        if not (s.replies_enabled and job.allow_email_reply and job.kind == "message"
+                and job.user_id is not None and job.task_id is not None):
+            return None
+        # Counted from when the row was queued, not from today: a retry, or a
+        # re-send after a crash, carries the same token and the same Message-ID.
+        queued = job.created_at.date() if job.created_at else today
+        expires = queued + timedelta(days=s.reply_token_days)
+        return reply_token.make(s.reply_secret, job.user_id, job.task_id, expires)
+
     def compose(self, job: Job, today: date | None = None) -> Outgoing:
         """Render one job.  Raises ConfigError for a broken template (all mail would fail)."""
-        s = self.settings
         today = today or date.today()
-        reply_allowed = bool(
-            s.replies_enabled and job.allow_email_reply and job.kind == "message"
-            and job.user_id is not None and job.task_id is not None
-        )
-        token = None
-        if reply_allowed:
-            # Counted from when the row was queued, not from today: a retry, or a
-            # re-send after a crash, carries the same token and the same Message-ID.
-            queued = job.created_at.date() if job.created_at else today
-            expires = queued + timedelta(days=s.reply_token_days)
-            token = reply_token.make(s.reply_secret, job.user_id or 0, job.task_id or 0, expires)
-        context = self._context(job, reply_allowed)
+        token = self.token_for(job, today)
+        context = self._context(job, token is not None)
         text = self._render(job.kind, "txt", context) or ""
         html = self._render(job.kind, "html", context)
         subject = job.subject if job.kind != "message" and job.subject else None
         if subject is None:
             subject = self._render(job.kind, "subject.txt", context) or job.subject or ""
-        subject = header_text(subject, 900)
-
-        # policy.SMTP: CRLF line ends, as RFC 5321 wants them on the wire.
-        h: list[tuple[str, str]] = []
         from_name = header_text(job.author_name) if job.kind == "message" and job.author_name else ""
-        h.append(("From", mime.address(from_name or s.mail_from_name, s.mail_from_addr)))
-        recipients = [job.recipient]
+        roots = [job.task_id] if job.task_id is not None else []
+        msgid = job.message_id_header or self.message_id(job.id, token)
+        # The refused email itself goes to MAIL_ADMIN (the original's behaviour).
+        attachment = ("original.eml", bytes(job.attached_email)) if job.attached_email else None
+        return self._assemble(job, subject, from_name, msgid, roots, token, text, html, attachment)
+
+    def compose_digest(self, jobs: list[Job], today: date | None = None) -> Outgoing:
+        """One mail gathering a user's waiting notifications, grouped by task."""
+        today = today or date.today()
+        first = min(jobs, key=lambda j: j.id)
+        tasks: dict[int | None, dict[str, Any]] = {}
+        for job in sorted(jobs, key=lambda j: j.id):  # queue order is posting order
+            entry = tasks.get(job.task_id)
+            if entry is None:
+                token = self.token_for(job, today)
+                reply = ""
+                if token:
+                    reply = "mailto:%s?subject=%s" % (
+                        reply_token.reply_address(self.settings.replier_from_addr, token),
+                        quote("Re: [#%s] %s" % (job.task_id, header_text(job.task_name))))
+                entry = tasks[job.task_id] = {"task_id": job.task_id, "task_name": header_text(job.task_name),
+                                              "universe_name": job.universe_name or "", "reply_url": reply,
+                                              "messages": []}
+            entry["messages"].append(self._context(job, False))
+        context = {"recipient_name": first.recipient_name or "", "recipient": first.recipient,
+                   "tasks": list(tasks.values()), "count": len(jobs)}
+        text = self._render("digest", "txt", context) or ""
+        html = self._render("digest", "html", context)
+        subject = self._render("digest", "subject.txt", context) or "Forum digest"
+        roots = sorted(t for t in tasks if t is not None)
+        msgid = first.message_id_header or self.message_id(first.id, None).replace("<n", "<d", 1)
+        return self._assemble(first, subject, "", msgid, roots, None, text, html, None, kind="digest")
+
+    def _assemble(self, job: Job, subject: str, from_name: str, msgid: str, roots: list[int],
+                  token: str | None, text: str, html: str | None, attachment: tuple[str, bytes] | None,
+                  kind: str | None = None) -> Outgoing:
+        s = self.settings
+        subject = header_text(subject, 900)
+        # A universe may send from its own address and name.
+        from_addr = header_text(job.universe_from_addr) if job.universe_from_addr else s.mail_from_addr
+        default_name = header_text(job.universe_from_name) if job.universe_from_name else s.mail_from_name
+        h: list[tuple[str, str]] = [("From", mime.address(from_name or default_name, from_addr))]
+        # An empty recipient is system mail for the administrators (enqueue_email).
+        recipients = [job.recipient] if job.recipient else list(s.mail_admin)
+        if not recipients:
+            raise ValueError("no recipient, and MAIL_ADMIN is empty")
         if s.debug:
             # The original's DEBUG: everything to MAIL_ADMIN, marked for whom it was.
             recipients = list(s.mail_admin)
@@ -153,30 +194,19 @@ class Composer:
             h.append(("X-Intended-Recipient", header_text(job.recipient)))
             subject = "[DEBUG for %s] %s" % (header_text(job.recipient), subject)
         else:
-            h.append(("To", mime.address(header_text(job.recipient_name), job.recipient)))
-        h.append(("Subject", subject))
-        h.append(("Date", formatdate(localtime=True)))
-        msgid = job.message_id_header or self.message_id(job.id, token)
-        h.append(("Message-ID", msgid))
-        if job.task_id is not None:
-            root = "<task.%d@%s>" % (job.task_id, s.domain)
-            h += [("In-Reply-To", root), ("References", root)]
+            h.append(("To", mime.address(header_text(job.recipient_name), job.recipient) if job.recipient
+                      else ", ".join(recipients)))
+        h += [("Subject", subject), ("Date", formatdate(localtime=True)), ("Message-ID", msgid)]
+        if roots:
+            refs = " ".join("<task.%d@%s>" % (r, s.domain) for r in roots)
+            h += [("In-Reply-To", refs.rsplit(" ", 1)[-1]), ("References", refs)]
         if token:
             h.append(("Reply-To", mime.address(s.replier_from_name,
                                                reply_token.reply_address(s.replier_from_addr, token))))
         h += [("Auto-Submitted", "auto-generated"), ("X-Auto-Response-Suppress", "All"),
-              ("X-Notification-Type", header_text(job.kind, 64))]
-        # The refused email itself goes to MAIL_ADMIN (the original's behaviour).
-        attachment = ("original.eml", bytes(job.attached_email)) if job.attached_email else None
-        data = mime.build(h, text, html, attachment)
-        return Outgoing(
-            job_id=job.id,
-            data=data,
-            sender=s.mail_from_addr,
-            recipients=recipients,
-            message_id=msgid,
-            reply_token=token,
-        )
+              ("X-Notification-Type", header_text(kind or job.kind, 64))]
+        return Outgoing(job_id=job.id, data=mime.build(h, text, html, attachment), sender=from_addr,
+                        recipients=recipients, message_id=msgid, reply_token=token)
 
     def message_id(self, job_id: int, token: str | None) -> str:
         """The same id for every attempt at one row, so that a duplicate sent

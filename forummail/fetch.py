@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import poplib
+import time
 from collections.abc import Callable
 
 import psycopg
 
-from . import db, queue
-from .errors import TemporaryFailure
-from .mailbox import MailboxDown, Pop3Mailbox, read_one
+from . import alerts, db, metrics, queue
+from .errors import MailerError, TemporaryFailure
+from .mailbox import MailboxDown, Pop3Mailbox, error_text, read_one
 from .parse import parse_message
 from .replies import Decision, FetchSummary, Intake, reply_text
 from .settings import Settings
@@ -31,19 +33,46 @@ def _lock_key(settings: Settings) -> int:
 
 def fetch_mailbox(settings: Settings, dry_run: bool = False,
                   show: Callable[[str], None] = print) -> FetchSummary:
-    """Fetch and handle every email in the POP3 mailbox."""
+    """Fetch and handle every email in the POP3 mailbox, then report (metrics, alerts)."""
     summary = FetchSummary()
     if not settings.pop_configured:
         log.debug("no reply mailbox configured: nothing to do")
         return summary
-    conn = db.connect(settings, "fetcher", autocommit=True)
+    started = time.time()
+    exit_code = 1
+    conn: psycopg.Connection | None = None
+    try:
+        conn = db.connect(settings, "fetcher", autocommit=True)
+        _fetch(settings, conn, summary, dry_run, show)
+        exit_code = 0
+        if summary.refused and not dry_run:
+            alerts.notify(settings, "refused-replies", "%d email repl(ies) refused" % len(summary.refused),
+                          summary.refused, conn)
+        return summary
+    except MailerError as exc:
+        exit_code = exc.exit_code
+        if isinstance(exc, TemporaryFailure) and not dry_run:
+            kind = "pop3-down" if isinstance(exc, MailboxDown) else "database-down"
+            alerts.notify(settings, kind, "fetch_replies.py could not run", [str(exc)], conn)
+        raise
+    finally:
+        if not dry_run:
+            metrics.write(settings.metrics_dir, "fetch", exit_code, started, summary.counts,
+                          {"mailbox_left": summary.left})
+        if conn is not None:
+            conn.close()
+
+
+def _fetch(settings: Settings, conn: psycopg.Connection, summary: FetchSummary, dry_run: bool,
+           show: Callable[[str], None]) -> None:
     mailbox = Pop3Mailbox(settings, timeout=settings.pop_timeout)
+    quitting = False
     try:
         db.require_schema(conn, settings)
         got = conn.execute("SELECT pg_try_advisory_lock(%s)", (_lock_key(settings),)).fetchone()
         if not got or not got[0]:
             log.info("another fetch_replies run holds the mailbox %s: exiting", settings.pop_login)
-            return summary
+            return
         mailbox.open()
         left = queue.inbound_left_in_mailbox(conn)
         intake = Intake(settings, conn, dry_run=dry_run)
@@ -59,18 +88,20 @@ def fetch_mailbox(settings: Settings, dry_run: bool = False,
                 mailbox.delete(item.number)
             if not decision.delete:
                 summary.left += 1
+        quitting = True
         mailbox.commit()  # QUIT: the deletes happen now, after every commit
-        return summary
     except psycopg.OperationalError as exc:
-        raise TemporaryFailure("lost the connection to %s: %s" % (db.describe(settings), exc)) from None
+        raise TemporaryFailure("lost the connection to %s: %s" % (db.describe(settings), _first_line(exc))) from None
     except MailboxDown:
         raise
-    except (OSError, EOFError) as exc:
-        raise TemporaryFailure("POP3 session with %s broke off: %s (nothing was deleted)"
-                               % (mailbox.name, exc)) from None
+    except (OSError, EOFError, poplib.error_proto) as exc:
+        # A dropped session reads as EOF, which poplib reports as error_proto
+        # ("-ERR EOF"), not OSError.  Before QUIT nothing was deleted; at QUIT
+        # only emails whose outcome was committed may have been.
+        what = "at QUIT (only handled emails may have been deleted)" if quitting else "(nothing was deleted)"
+        raise MailboxDown("POP3 session with %s broke off: %s %s" % (mailbox.name, error_text(exc), what)) from None
     finally:
         mailbox.abort()  # no-op after QUIT; otherwise hang up so nothing is deleted
-        conn.close()
 
 
 def fetch_file(settings: Settings, path: str, dry_run: bool = False,
@@ -84,7 +115,7 @@ def fetch_file(settings: Settings, path: str, dry_run: bool = False,
         _log(decision, path, dry_run, show)
         return decision
     except psycopg.OperationalError as exc:
-        raise TemporaryFailure("lost the connection to %s: %s" % (db.describe(settings), exc)) from None
+        raise TemporaryFailure("lost the connection to %s: %s" % (db.describe(settings), _first_line(exc))) from None
     finally:
         conn.close()
 
@@ -92,6 +123,12 @@ def fetch_file(settings: Settings, path: str, dry_run: bool = False,
 def extract_file(settings: Settings, path: str) -> str:
     """The text that would be posted from one email; touches no database, no mailbox."""
     return reply_text(parse_message(read_one(path, settings.max_message_bytes + 1)), settings)
+
+
+def _first_line(exc: BaseException) -> str:
+    # libpq's messages run over several lines ("server closed the connection
+    # unexpectedly\n\tThis probably means..."); the exit-75 message is one line.
+    return next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
 
 
 def _log(decision: Decision, label: str, dry_run: bool, show: Callable[[str], None]) -> None:

@@ -30,6 +30,10 @@ class MailboxDown(TemporaryFailure):
     """The POP3 server cannot be used now (unreachable, TLS, login)."""
 
 
+class MailboxLoginRefused(MailboxDown):
+    """The POP3 server refused the login or password in the settings."""
+
+
 @dataclass(frozen=True)
 class Listed:
     number: int
@@ -66,9 +70,11 @@ class Pop3Mailbox:
             self.pop.pass_(s.pop_password)
         except poplib.error_proto as exc:
             self.abort()
-            text = _text(exc)
+            text = error_text(exc)
+            if text == "-ERR EOF":  # poplib's word for a connection closed under it
+                raise MailboxDown("POP3 server %s closed the connection during the login" % self.name) from None
             if text.startswith("-ERR") or "auth" in text.lower() or "login" in text.lower():
-                raise MailboxDown(
+                raise MailboxLoginRefused(
                     "POP3 server %s refused the login of %r: %s (check OPTS['replier_pop_login'] and "
                     "the password)" % (self.name, s.pop_login, text)) from None
             raise MailboxDown("POP3 server %s: %s" % (self.name, text)) from None
@@ -139,7 +145,8 @@ class Pop3Mailbox:
         return self.pop
 
 
-def _text(exc: BaseException) -> str:
+def error_text(exc: BaseException) -> str:
+    """The words of a poplib error (its argument is bytes), as text."""
     arg = exc.args[0] if exc.args else ""
     if isinstance(arg, bytes):
         return arg.decode("utf-8", "replace")

@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]+")
 _MSGID_RE = re.compile(r"<[^<>\s]+>")
+_ANGLE_RE = re.compile(r"<\s*([^<>\s@]+@[^<>\s@]+)\s*>")
+_QUOTED_RE = re.compile(r'"(?:[^"\\]|\\.)*"')
 _MAX_DEPTH = 30  # MIME nesting we follow; deeper parts are ignored
 _FALLBACK_CHARSETS = ("utf-8", "cp1252", "latin-1")
 
@@ -160,28 +162,54 @@ def _decode_words(raw: str) -> str:
 
 
 def _addresses(message: Message, name: str) -> list[tuple[str, str]]:
-    """(address, display name) pairs of every ``name`` header."""
+    """(address, display name) pairs of every ``name`` header; only values with an "@"."""
     found: list[tuple[str, str]] = []
     try:
-        for header in message.get_all(name) or []:
+        raws = [str(v) for k, v in message.raw_items() if k.lower() == name.lower()]
+        for header, raw in zip(message.get_all(name) or [], raws, strict=False):
+            pairs = []
             for address in getattr(header, "addresses", ()):
                 spec = _clean_header(str(address.addr_spec or ""))
-                if spec and spec != "<>":
-                    found.append((spec, _clean_header(str(address.display_name or ""))))
+                if "@" in spec.strip("@"):
+                    pairs.append((spec, _clean_header(str(address.display_name or ""))))
+            found += _angle_addresses(pairs, raw)
         if found:
             return found
     except Exception:
         found = []
-    for value in _header_texts(message, name):
+    # Parse the raw value and decode only the display names (RFC 2047 section 5):
+    # decoding first would let an encoded word in a name ("=?utf-8?q?Eve=0D=0ABcc:
+    # _victim@example.org?=") add an address of its own.
+    raws = [str(v) for k, v in message.raw_items() if k.lower() == name.lower()]
+    for value in (_clean_header(v) for v in raws):
+        angles = _ANGLE_RE.findall(_QUOTED_RE.sub("", value))
+        if angles:  # a malformed header: the <addresses> are what clients show and answer
+            found += [(_clean_header(a), "") for a in angles]
+            continue
         try:
             pairs = getaddresses([value])
         except Exception:
-            continue
+            pairs = []
         for display, spec in pairs:
             spec = _clean_header(spec)
-            if spec and "@" in spec:
-                found.append((spec, _clean_header(display)))
+            if spec and "@" in spec and "=?" not in spec:
+                found.append((spec, _clean_header(_decode_words(display))))
     return found
+
+
+def _angle_addresses(pairs: list[tuple[str, str]], raw: str) -> list[tuple[str, str]]:
+    """Trust the address in angle brackets, as mail clients do.
+
+    ``From: bob@example.com <mallory@evil.example>`` (a display name that looks
+    like an address, unquoted) is parsed by ``email`` as bob's address, while
+    every client shows, and answers, mallory's: a forged sender that passes
+    DMARC.  Where each parsed address has its ``<...>``, those are the addresses.
+    """
+    angles = _ANGLE_RE.findall(_QUOTED_RE.sub("", raw))
+    if len(angles) != len(pairs) or [a.lower() for a in angles] == [p.lower() for p, _ in pairs]:
+        return pairs
+    return [(_clean_header(angle), display or (spec if spec.lower() != angle.lower() else ""))
+            for angle, (spec, display) in zip(angles, pairs, strict=True)]
 
 
 def _first_msgid(value: str) -> str:

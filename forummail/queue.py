@@ -23,14 +23,18 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from .settings import SmtpServer
+
 # The row a batch renders from.  {source} is either the claiming CTE or, for
 # --dry-run, a plain SELECT of the same rows.
 _JOB_SELECT = """
-SELECT c.id, c.kind, c.recipient, c.attempts, c.last_error, c.created_at, c.subject, c.body AS system_body,
+SELECT c.id, c.kind, c.recipient, c.attempts, c.last_error, c.created_at, c.digest, c.subject, c.body AS system_body,
        c.message_id_header, c.user_id, ru.name AS recipient_name,
        coalesce(ru.active, true) AS recipient_active,
        c.task_id, t.name AS task_name, un.id AS universe_id, un.name AS universe_name,
-       coalesce(un.allow_email_reply, false) AS allow_email_reply,
+       coalesce(un.allow_email_reply, false) AS allow_email_reply, c.urgent,
+       un.mail_from_addr AS universe_from_addr, un.mail_from_name AS universe_from_name,
+       un.smtp_server AS universe_smtp_server,
        c.message_id, m.body AS message_body, m.created_at AS message_created_at,
        m.author_id, au.name AS author_name,
        (SELECT i.raw FROM inbound_emails i WHERE i.id = c.inbound_email_id) AS attached_email,
@@ -43,18 +47,26 @@ SELECT c.id, c.kind, c.recipient, c.attempts, c.last_error, c.created_at, c.subj
   LEFT JOIN universes un ON un.id = coalesce(t.universe_id, ru.universe_id)
   LEFT JOIN messages m ON m.id = c.message_id
   LEFT JOIN users au ON au.id = m.author_id
- ORDER BY c.id
+ ORDER BY c.urgent DESC, c.id
 """
 
 # A 'sending' row whose lease ended belongs to a run that died: the attempt
 # it was making counts, and says so.
 _CLAIM = """
-WITH due AS (
+WITH hi AS (
     SELECT id FROM notifications
-     WHERE status IN ('pending', 'sending') AND next_attempt_at <= now()
+     WHERE status IN ('pending', 'sending') AND urgent AND next_attempt_at <= now()
      ORDER BY next_attempt_at
      LIMIT %(limit)s
      FOR UPDATE SKIP LOCKED
+), lo AS (
+    SELECT id FROM notifications
+     WHERE status IN ('pending', 'sending') AND NOT urgent AND next_attempt_at <= now()
+     ORDER BY next_attempt_at
+     LIMIT greatest(%(limit)s - (SELECT count(*) FROM hi), 0)
+     FOR UPDATE SKIP LOCKED
+), due AS (
+    SELECT id FROM hi UNION ALL SELECT id FROM lo
 ), claimed AS (
     UPDATE notifications n
        SET status = 'sending',
@@ -74,7 +86,7 @@ _PEEK = """
 WITH due AS (
     SELECT * FROM notifications
      WHERE status IN ('pending', 'sending') AND next_attempt_at <= now()
-     ORDER BY next_attempt_at
+     ORDER BY urgent DESC, next_attempt_at
      LIMIT %(limit)s
 )
 """ + _JOB_SELECT.format(source="due")
@@ -98,7 +110,7 @@ _FAILED = (
     " message_id_header = coalesce(message_id_header, %(msgid)s)" + _GUARD
 )
 _RELEASE = (
-    "UPDATE notifications SET status = 'pending', next_attempt_at = now()"
+    "UPDATE notifications SET status = 'pending', next_attempt_at = now() + make_interval(secs => %(delay)s)"
     " WHERE id = ANY(%(ids)s) AND status = 'sending' AND claimed_by = %(run)s"
 )
 
@@ -113,6 +125,7 @@ class Job:
     attempts: int
     last_error: str | None = None
     created_at: datetime | None = None
+    digest: bool = False
     subject: str | None = None
     system_body: str | None = None
     message_id_header: str | None = None
@@ -124,6 +137,10 @@ class Job:
     universe_id: int | None = None
     universe_name: str | None = None
     allow_email_reply: bool = False
+    urgent: bool = False
+    universe_from_addr: str | None = None
+    universe_from_name: str | None = None
+    universe_smtp_server: str | None = None
     message_id: int | None = None
     message_body: str | None = None
     message_created_at: datetime | None = None
@@ -159,6 +176,81 @@ def peek(conn: psycopg.Connection, limit: int) -> list[Job]:
         return [Job.from_row(r) for r in cur.fetchall()]
 
 
+_DIGEST_SIBLINGS = """
+WITH mine AS (
+    SELECT id FROM notifications
+     WHERE user_id = %(user)s AND digest AND status = 'pending'
+     FOR UPDATE SKIP LOCKED
+), claimed AS (
+    UPDATE notifications n
+       SET status = 'sending', next_attempt_at = now() + make_interval(secs => %(lease)s),
+           claimed_by = %(run)s
+      FROM mine WHERE n.id = mine.id
+ RETURNING n.*
+)
+""" + _JOB_SELECT.format(source="claimed")
+
+
+def claim_digest(conn: psycopg.Connection, run_id: str, user_id: int, lease_seconds: int) -> list[Job]:
+    """Take every waiting digest row of one user (the rest of that user's digest)."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(_DIGEST_SIBLINGS, {"user": user_id, "lease": lease_seconds, "run": run_id})
+        return [Job.from_row(r) for r in cur.fetchall()]
+
+
+def budget_take(conn: psycopg.Connection, server: SmtpServer, recipients: int) -> str | None:
+    """Count one message to ``recipients`` against the server's budgets; the limit it
+    would break instead (then nothing is counted)."""
+    row = conn.execute("SELECT smtp_budget_take(%s, %s, %s, %s, %s, %s)", (
+        server.name, recipients, server.per_minute, server.per_day, server.recipients_per_minute,
+        server.recipients_per_day)).fetchone()
+    return str(row[0]) if row and row[0] else None
+
+
+def set_aside(conn: psycopg.Connection, server: str, seconds: int, error: str) -> None:
+    """Every run leaves this server alone for ``seconds``."""
+    conn.execute(
+        "INSERT INTO smtp_server_state AS s (server, aside_until, last_error)"
+        " VALUES (%s, now() + make_interval(secs => %s), %s)"
+        " ON CONFLICT (server) DO UPDATE SET aside_until = excluded.aside_until, last_error = excluded.last_error",
+        (server, seconds, error))
+
+
+def servers_aside(conn: psycopg.Connection) -> dict[str, str]:
+    """Servers some run found down lately: name -> why."""
+    return {r[0]: r[1] or "" for r in conn.execute(
+        "SELECT server, last_error FROM smtp_server_state WHERE aside_until > now()")}
+
+
+def forget_old_usage(conn: psycopg.Connection) -> None:
+    """Budgets look back one day; older counts only take room."""
+    conn.execute("DELETE FROM smtp_usage WHERE minute < now() - interval '2 days'")
+
+
+def due_count(conn: psycopg.Connection) -> int:
+    """How many rows a run would take now (through the partial index)."""
+    row = conn.execute("SELECT count(*) FROM notifications WHERE status IN ('pending', 'sending')"
+                       " AND next_attempt_at <= now()").fetchone()
+    return int(row[0]) if row else 0
+
+
+def queue_depth(conn: psycopg.Connection) -> tuple[int, float]:
+    """Rows waiting (pending or being sent) and the age in seconds of the oldest one."""
+    row = conn.execute("SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0)"
+                       " FROM notifications WHERE status IN ('pending', 'sending')").fetchone()
+    return (int(row[0]), float(row[1])) if row else (0, 0.0)
+
+
+def alert_due(conn: psycopg.Connection, kind: str, minutes: int = 60) -> bool:
+    """True (and the time noted) when no alert of this kind went out in the last ``minutes``."""
+    row = conn.execute(
+        "INSERT INTO admin_alerts (kind, last_sent_at) VALUES (%(kind)s, now())"
+        " ON CONFLICT (kind) DO UPDATE SET last_sent_at = now()"
+        " WHERE admin_alerts.last_sent_at < now() - make_interval(mins => %(minutes)s) RETURNING 1",
+        {"kind": kind, "minutes": minutes}).fetchone()
+    return row is not None
+
+
 def mark_sent(conn: psycopg.Connection, run_id: str, job_id: int, msgid: str) -> bool:
     """Record a 2xx; False when this run no longer held the row."""
     return conn.execute(_SENT, {"id": job_id, "run": run_id, "msgid": msgid}).rowcount == 1
@@ -187,11 +279,15 @@ def mark_failed(
     return conn.execute(_FAILED, params).rowcount == 1
 
 
-def release(conn: psycopg.Connection, run_id: str, job_ids: list[int]) -> int:
-    """Give back claimed rows untouched (no attempt counted): the server was down."""
+def release(conn: psycopg.Connection, run_id: str, job_ids: list[int], delay: float = 0) -> int:
+    """Give back claimed rows untouched (no attempt counted), due again after ``delay`` seconds.
+
+    A delay when the rows cannot go now (their server is aside or out of
+    budget) also keeps this very run from claiming them straight back.
+    """
     if not job_ids:
         return 0
-    return conn.execute(_RELEASE, {"ids": job_ids, "run": run_id}).rowcount
+    return conn.execute(_RELEASE, {"ids": job_ids, "run": run_id, "delay": delay}).rowcount
 
 
 # --- The inbound log (inbound_emails) and what a reply touches -------------
@@ -332,3 +428,220 @@ def enqueue(conn: psycopg.Connection, recipient: str, subject: str, body: str, k
     if inbound_id is not None:
         conn.execute("UPDATE notifications SET inbound_email_id = %s WHERE id = %s", (inbound_id, row[0]))
     return int(row[0])
+
+
+# --- Administration (manage.py) ---
+#
+# Queries for a person at a terminal: small answers, each through an index
+# (schema/003_admin.sql) even when the queue holds millions of rows; only the
+# counts by status read the whole table.
+
+NOTIFICATION_STATUSES = ("pending", "sending", "sent", "failed", "cancelled")
+INBOUND_STATUSES = ("posted", "duplicate", "ignored", "rejected", "error")
+
+# Waiting rows are indexed by two partial indexes, one per class (urgent or
+# not, schema/005): naming both classes lets the planner combine them
+# (BitmapOr) instead of reading the whole table.
+_EITHER_CLASS = "(urgent OR NOT urgent)"
+_NOTIFICATION_ROW = ("id, recipient, kind, status, attempts, created_at, last_attempt_at, next_attempt_at,"
+                     " last_error")
+# Listing order per status, chosen so that LIMIT stops early on an index:
+# what goes next for waiting rows, the newest failure for failed ones.
+_LIST_ORDER = {"pending": "next_attempt_at, id", "sending": "next_attempt_at, id",
+               "failed": "last_attempt_at DESC", None: "id DESC", "sent": "id DESC", "cancelled": "id DESC"}
+
+
+def _dicts(conn: psycopg.Connection, query: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    with conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(query, params)
+        return cur.fetchall()
+
+
+def notification_counts(conn: psycopg.Connection) -> dict[str, int]:
+    """Notifications per status, every status listed (zeros included)."""
+    counts = dict.fromkeys(NOTIFICATION_STATUSES, 0)
+    for status, n in conn.execute("SELECT status, count(*) FROM notifications GROUP BY status"):
+        counts[str(status)] = int(n)
+    return counts
+
+
+def oldest_waiting(conn: psycopg.Connection) -> dict[str, Any] | None:
+    """The oldest row not sent yet (pending or sending), with its age in seconds."""
+    # MATERIALIZED: read the waiting rows through their partial index and sort
+    # them, instead of letting LIMIT 1 walk the created_at index through every
+    # row already sent.
+    rows = _dicts(conn, "WITH waiting AS MATERIALIZED ("
+                  " SELECT id, recipient, created_at FROM notifications"
+                  " WHERE status IN ('pending', 'sending') AND " + _EITHER_CLASS + ")"
+                  " SELECT id, recipient, created_at, extract(epoch FROM now() - created_at)::float8 AS age"
+                  " FROM waiting ORDER BY created_at, id LIMIT 1", {})
+    return rows[0] if rows else None
+
+
+def next_retries(conn: psycopg.Connection, limit: int) -> list[dict[str, Any]]:
+    """Pending rows that failed before (attempts > 0), the next due first."""
+    return _dicts(conn, "SELECT " + _NOTIFICATION_ROW + " FROM notifications"
+                  " WHERE status = 'pending' AND " + _EITHER_CLASS + " AND attempts > 0"
+                  " ORDER BY next_attempt_at LIMIT %(limit)s",
+                  {"limit": limit})
+
+
+def recent_failures(conn: psycopg.Connection, limit: int) -> list[dict[str, Any]]:
+    """Failed rows, the most recent failure first."""
+    return _dicts(conn, "SELECT " + _NOTIFICATION_ROW + " FROM notifications"
+                  " WHERE status = 'failed' ORDER BY last_attempt_at DESC LIMIT %(limit)s", {"limit": limit})
+
+
+def list_notifications(conn: psycopg.Connection, status: str | None = None, recipient: str | None = None,
+                       limit: int = 50) -> list[dict[str, Any]]:
+    """Rows by status and/or recipient (case-insensitive).
+
+    For one recipient: the newest first (index on lower(recipient),
+    created_at).  Otherwise waiting rows in the order they will go, failed
+    ones by their last attempt, others the newest first.
+    """
+    where = []
+    if status:
+        where.append("status = %(status)s")
+        if status in ("pending", "sending"):
+            where.append(_EITHER_CLASS)
+    if recipient:
+        where.append("lower(recipient) = lower(%(recipient)s)")
+    order = "created_at DESC, id DESC" if recipient else _LIST_ORDER.get(status, "id DESC")
+    query = "SELECT " + _NOTIFICATION_ROW + " FROM notifications"
+    if where:
+        query += " WHERE " + " AND ".join(where)
+    query += " ORDER BY " + order + " LIMIT %(limit)s"
+    return _dicts(conn, query, {"status": status, "recipient": recipient, "limit": limit})
+
+
+def notification_statuses(conn: psycopg.Connection, ids: list[int]) -> dict[int, str]:
+    """The status of each of these rows that exists."""
+    rows = conn.execute("SELECT id, status FROM notifications WHERE id = ANY(%s)", (ids,))
+    return {int(i): str(s) for i, s in rows}
+
+
+def retry_notifications(conn: psycopg.Connection, ids: list[int] | None = None,
+                        recipient: str | None = None) -> int:
+    """Failed rows back to pending: attempts 0, due now; how many.
+
+    All failed rows, those of one recipient, or the rows named by id (which
+    may also be cancelled ones).  The Message-ID is kept, so a message that
+    did arrive after all is recognised as the same by mail clients.
+    """
+    query = ("UPDATE notifications SET status = 'pending', attempts = 0, next_attempt_at = now(),"
+             " claimed_by = NULL WHERE ")
+    if ids:
+        query += "id = ANY(%(ids)s) AND status IN ('failed', 'cancelled')"
+    elif recipient:
+        query += "lower(recipient) = lower(%(recipient)s) AND status = 'failed'"
+    else:
+        query += "status = 'failed'"
+    return conn.execute(query, {"ids": ids, "recipient": recipient}).rowcount
+
+
+def cancel_notifications(conn: psycopg.Connection, ids: list[int] | None = None,
+                         recipient: str | None = None) -> int:
+    """Rows named by id (pending or failed), or every pending row of one recipient, to cancelled.
+
+    Never a 'sending' row: its run may be talking to the server right now,
+    and its outcome must not be overwritten.  The old error is kept in the
+    new last_error.
+    """
+    query = ("UPDATE notifications SET status = 'cancelled', next_attempt_at = now(),"
+             " last_error = 'cancelled by manage.py cancel' || coalesce(' (was: ' || last_error || ')', '')"
+             " WHERE ")
+    if ids:
+        query += "id = ANY(%(ids)s) AND status IN ('pending', 'failed')"
+    elif recipient:
+        query += "lower(recipient) = lower(%(recipient)s) AND status = 'pending'"
+    else:
+        raise ValueError("cancel_notifications needs ids or a recipient")
+    return conn.execute(query, {"ids": ids, "recipient": recipient}).rowcount
+
+
+def cutoff(conn: psycopg.Connection, days: int) -> datetime:
+    """The database's now() minus ``days``: one fixed instant for a whole purge."""
+    row = conn.execute("SELECT now() - make_interval(days => %s)", (days,)).fetchone()
+    assert row is not None
+    value: datetime = row[0]
+    return value
+
+
+# Finished notifications only; inbound records still attached to a mail that
+# waits to go out (an administrator's copy of a refused reply) are kept.
+_PURGE_NOTIFICATIONS = ("FROM notifications WHERE created_at < %(before)s"
+                        " AND status IN ('sent', 'failed', 'cancelled')")
+_PURGE_INBOUND = ("FROM inbound_emails i WHERE received_at < %(before)s AND NOT EXISTS ("
+                  "SELECT 1 FROM notifications n WHERE n.inbound_email_id = i.id"
+                  " AND n.status IN ('pending', 'sending'))")
+
+
+def purge_counts(conn: psycopg.Connection, before: datetime, inbound_before: datetime) -> tuple[int, int]:
+    """How many notifications and inbound records a purge with these cut-offs would delete."""
+    counts = []
+    for where, when in ((_PURGE_NOTIFICATIONS, before), (_PURGE_INBOUND, inbound_before)):
+        row = conn.execute("SELECT count(*) " + where, {"before": when}).fetchone()
+        counts.append(int(row[0]) if row else 0)
+    return counts[0], counts[1]
+
+
+def purge(conn: psycopg.Connection, before: datetime, inbound_before: datetime,
+          batch: int = 5000) -> tuple[int, int]:
+    """Delete finished notifications and inbound records older than the cut-offs; how many of each.
+
+    In batches: on an autocommit connection each batch is its own short
+    transaction, so a purge of millions of rows never holds locks for long
+    and can be interrupted at any point.
+    """
+    done = []
+    for table, where, when in (("notifications", _PURGE_NOTIFICATIONS, before),
+                               ("inbound_emails", _PURGE_INBOUND, inbound_before)):
+        query = "DELETE FROM %s WHERE id IN (SELECT id %s LIMIT %%(batch)s)" % (table, where)
+        total = 0
+        while True:
+            n = conn.execute(query, {"before": when, "batch": batch}).rowcount
+            total += n
+            if n < batch:
+                break
+        done.append(total)
+    return done[0], done[1]
+
+
+def inbound_counts(conn: psycopg.Connection) -> dict[str, int]:
+    """Inbound email records per status, every status listed."""
+    counts = dict.fromkeys(INBOUND_STATUSES, 0)
+    for status, n in conn.execute("SELECT status, count(*) FROM inbound_emails GROUP BY status"):
+        counts[str(status)] = int(n)
+    return counts
+
+
+_INBOUND_ROW = "id, received_at, sender, subject, status, reason, message_id, raw IS NOT NULL AS has_raw"
+
+
+def inbound_refusals(conn: psycopg.Connection, limit: int) -> list[dict[str, Any]]:
+    """The most recent rejected and failed (error) emails."""
+    return _dicts(conn, "SELECT " + _INBOUND_ROW + " FROM inbound_emails WHERE status IN ('rejected', 'error')"
+                  " ORDER BY received_at DESC LIMIT %(limit)s", {"limit": limit})
+
+
+def list_inbound(conn: psycopg.Connection, status: str | None = None, sender: str | None = None,
+                 limit: int = 50) -> list[dict[str, Any]]:
+    """Inbound records by status and/or sender (case-insensitive), the newest first."""
+    where = []
+    if status:
+        where.append("status = %(status)s")
+    if sender:
+        where.append("lower(sender) = lower(%(sender)s)")
+    query = "SELECT " + _INBOUND_ROW + " FROM inbound_emails"
+    if where:
+        query += " WHERE " + " AND ".join(where)
+    query += " ORDER BY received_at DESC, id DESC LIMIT %(limit)s"
+    return _dicts(conn, query, {"status": status, "sender": sender, "limit": limit})
+
+
+def inbound_email(conn: psycopg.Connection, inbound_id: int) -> dict[str, Any] | None:
+    """One inbound record with its stored raw bytes (kept for refused emails only)."""
+    rows = _dicts(conn, "SELECT " + _INBOUND_ROW + ", raw, raw_size FROM inbound_emails WHERE id = %(id)s",
+                  {"id": inbound_id})
+    return rows[0] if rows else None

@@ -46,6 +46,7 @@ class Decision:
     task_id: int | None = None
     user_id: int | None = None
     text: str = ""
+    sender: str = ""
 
     def line(self, label: str) -> str:
         where = " to task %s as user %s" % (self.task_id, self.user_id) if self.task_id else ""
@@ -59,9 +60,13 @@ class Decision:
 class FetchSummary:
     counts: dict[str, int] = field(default_factory=dict)
     left: int = 0
+    refused: list[str] = field(default_factory=list)
 
     def add(self, decision: Decision) -> None:
         self.counts[decision.status] = self.counts.get(decision.status, 0) + 1
+        if decision.status in ("rejected", "error"):
+            self.refused.append("inbound email %s from %s: %s" % (
+                decision.inbound_id, decision.sender or "unknown sender", decision.reason))
 
     def line(self) -> str:
         parts = ["%s %d" % (k, v) for k, v in sorted(self.counts.items())]
@@ -96,6 +101,11 @@ class Intake:
         """Record and decide one email in one transaction (rolled back in a dry run)."""
         mail = parse_message(raw)
         key = message_key(mail, raw)
+        decision = self._handle(mail, raw, key, uidl)
+        decision.sender = mail.from_addr
+        return decision
+
+    def _handle(self, mail: ParsedMail, raw: bytes, key: str, uidl: str | None) -> Decision:
         result: list[Decision] = []
         try:
             with self.conn.transaction():
@@ -187,7 +197,10 @@ class Intake:
         s = self.settings
         answered = False
         sender = mail.from_addr
-        if sender and not autoreply.never_answer(sender) and not queue.answered_recently(
+        # Never answer automatic mail (RFC 3834 section 2), whatever the refusal:
+        # an oversized bounce is refused before the automatic check runs.
+        automatic = autoreply.why_automatic(mail, self.own_addresses)
+        if sender and not automatic and not autoreply.never_answer(sender) and not queue.answered_recently(
                 self.conn, sender, refusal.reason):
             queue.enqueue(self.conn, sender, "Your email was not posted: %s" % (mail.subject or "(no subject)"),
                           explanation(refusal.reason, mail.subject), "reply-rejected")

@@ -13,15 +13,18 @@ import os
 import random
 import secrets
 import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import psycopg
 
-from . import db, queue
+from . import alerts, db, metrics, queue
 from .compose import Composer
-from .errors import ConfigError, TemporaryFailure
+from .dispatch import Dispatcher, Item
+from .errors import ConfigError, MailerError, TemporaryFailure
+from .progress import Progress
 from .queue import Job
 from .settings import Settings
 from .transport import Outcome, Result, ServerDown, Transport
@@ -64,7 +67,7 @@ def run_id() -> str:
 
 
 class Sender:
-    """One run of send_notifications."""
+    """One run of send_notifications: claims and renders here, sends through a Dispatcher."""
 
     def __init__(self, settings: Settings, conn: psycopg.Connection) -> None:
         self.settings = settings
@@ -72,7 +75,7 @@ class Sender:
         self.run = run_id()
         self.summary = Summary()
         self._composer: Composer | None = None
-        self.transport = Transport(settings.smtp_servers)
+        self.lock = threading.Lock()
 
     @property
     def composer(self) -> Composer:
@@ -80,68 +83,97 @@ class Sender:
             self._composer = Composer(self.settings)
         return self._composer
 
+    def _worker_connection(self) -> psycopg.Connection:
+        conn = db.connect(self.settings, "sender", autocommit=True)
+        queue.prepare_sender_session(conn)
+        return conn
+
+    def _release(self, conn: psycopg.Connection | None, ids: list[int], delay: float = 0) -> None:
+        if ids:
+            queue.release(conn or self.conn, self.run, ids, delay)
+
     def drain(self, limit: int | None = None, progress: Callable[[int], None] | None = None) -> Summary:
-        """Send until nothing is due (or ``limit`` rows were taken)."""
+        """Send until nothing is due (or ``limit`` rows were taken, or no server can take more)."""
         s = self.settings
         queue.prepare_sender_session(self.conn)
+        queue.forget_old_usage(self.conn)
         started = time.monotonic()
         taken = 0
+        dispatcher = Dispatcher(s, self._worker_connection, self._record_item, self._release,
+                                queue.servers_aside(self.conn))
+        dispatcher.start()
         try:
-            while limit is None or taken < limit:
+            while (limit is None or taken < limit) and dispatcher.alive:
                 size = s.send_batch_size if limit is None else min(s.send_batch_size, limit - taken)
                 jobs = queue.claim(self.conn, self.run, size, s.send_lease_seconds)
                 if not jobs:
                     break
                 taken += len(jobs)
-                self._send_batch(jobs, time.monotonic() + s.send_lease_seconds * 0.8)
+                self._dispatch(jobs, time.monotonic() + s.send_lease_seconds * 0.8, dispatcher)
                 if progress:
                     progress(len(jobs))
         finally:
-            self.transport.close()
+            dispatcher.finish()
             self.summary.seconds = time.monotonic() - started
+        if dispatcher.all_down():
+            problems = list(dict.fromkeys(dispatcher.problems)) or ["no SMTP server could be used"]
+            raise ServerDown("; ".join(problems))
+        if dispatcher.budget_exhausted():
+            log.info("every SMTP server reached its budget: the rest waits for a later run")
         return self.summary
 
-    def _send_batch(self, jobs: list[Job], deadline: float) -> None:
+    def _dispatch(self, jobs: list[Job], deadline: float, dispatcher: Dispatcher) -> None:
+        """Settle what needs no mail, render the rest and hand it to the workers."""
         pending = [job.id for job in jobs]
-        # Server down, a broken template, Ctrl-C, SIGTERM: what was not
-        # started goes back untouched (finally); the row being sent, if any,
-        # keeps its lease and is retried when the lease ends.
+        # A broken template, Ctrl-C, SIGTERM: what was not handed over goes
+        # back untouched (finally).
         try:
             for job in jobs:
-                if time.monotonic() > deadline:
-                    # Our lease is nearly over: give the rest back rather
-                    # than race a run that may take them.
-                    break
+                if job.id not in pending:
+                    continue  # went already, inside a digest
                 pending.remove(job.id)
-                try:
-                    self._send_one(job)
-                except ServerDown:
-                    pending.append(job.id)  # raised before anything was sent
-                    raise
+                group = [job]
+                if job.digest and job.user_id is not None:
+                    # The user's oldest waiting row is due: the whole digest goes now.
+                    siblings = [j for j in jobs if j.digest and j.user_id == job.user_id and j.id in pending]
+                    for sibling in siblings:
+                        pending.remove(sibling.id)
+                    group += siblings + queue.claim_digest(self.conn, self.run, job.user_id,
+                                                           self.settings.send_lease_seconds)
+                item = self._render(group)
+                if item is not None:
+                    item.deadline = deadline
+                    dispatcher.submit(item)
         finally:
-            if pending:
-                queue.release(self.conn, self.run, pending)
+            self._release(None, pending)
 
-    def _send_one(self, job: Job) -> None:
-        s = self.settings
-        reason = self._cancel_reason(job)
-        if reason:
-            queue.mark_failed(self.conn, self.run, job.id, reason, None, status="cancelled", counted=False)
-            self.summary.cancelled += 1
-            log.info("notification %d to %s cancelled: %s", job.id, job.recipient, reason)
-            return
-        if job.attempts >= s.send_max_attempts:
-            self._fail(job, "gave up after %d attempts; last: %s" % (job.attempts, job.last_error), None)
-            return
+    def _render(self, group: list[Job]) -> Item | None:
+        """The mail for one row (or a digest's rows); None when nothing is to be sent."""
+        live = []
+        for job in group:
+            reason = self._cancel_reason(job)
+            if reason:
+                queue.mark_failed(self.conn, self.run, job.id, reason, None, status="cancelled", counted=False)
+                with self.lock:
+                    self.summary.cancelled += 1
+                log.info("notification %d to %s cancelled: %s", job.id, job.recipient, reason)
+            elif job.attempts >= self.settings.send_max_attempts:
+                self._fail(self.conn, job, "gave up after %d attempts; last: %s" % (job.attempts, job.last_error),
+                           None)
+            else:
+                live.append(job)
+        if not live:
+            return None
         try:
-            out = self.composer.compose(job)
+            digest = len(live) > 1 or live[0].digest
+            out = self.composer.compose_digest(live) if digest else self.composer.compose(live[0])
         except ConfigError:  # a broken template would fail every row: stop instead
             raise
         except Exception as exc:  # one bad row never stops the batch
-            self._fail(job, "cannot render: %s: %s" % (type(exc).__name__, exc), None)
-            return
-        result = self.transport.send(out)
-        self._record(job, result, out.message_id)
+            for job in live:
+                self._fail(self.conn, job, "cannot render: %s: %s" % (type(exc).__name__, exc), None)
+            return None
+        return Item(jobs=live, out=out, deadline=0.0, server=live[0].universe_smtp_server or None)
 
     @staticmethod
     def _cancel_reason(job: Job) -> str:
@@ -151,31 +183,38 @@ class Sender:
             return "the recipient's account is no longer active"
         return ""
 
-    def _record(self, job: Job, result: Result, msgid: str) -> None:
+    def _record_item(self, conn: psycopg.Connection, item: Item, result: Result) -> None:
+        for job in item.jobs:
+            self._record(conn, job, result, item.out.message_id)
+
+    def _record(self, conn: psycopg.Connection, job: Job, result: Result, msgid: str) -> None:
         s = self.settings
         if result.outcome is Outcome.SENT:
-            if not queue.mark_sent(self.conn, self.run, job.id, msgid):
+            if not queue.mark_sent(conn, self.run, job.id, msgid):
                 log.warning("notification %d was sent but its lease had passed to another run", job.id)
-            self.summary.sent += 1
+            with self.lock:
+                self.summary.sent += 1
             log.info("notification %d sent to %s via %s %s", job.id, job.recipient, result.server, msgid)
             return
         attempts = job.attempts + 1
         if result.outcome is Outcome.RETRY and attempts < s.send_max_attempts:
             delay = backoff(attempts, s.send_retry_seconds, s.send_retry_max_seconds)
-            queue.mark_retry(self.conn, self.run, job.id, result.detail, delay, msgid)
-            self.summary.retry += 1
+            queue.mark_retry(conn, self.run, job.id, result.detail, delay, msgid)
+            with self.lock:
+                self.summary.retry += 1
             log.warning("notification %d to %s: %s; attempt %d of %d, next in %d s",
                         job.id, job.recipient, result.detail, attempts, s.send_max_attempts, delay)
             return
         detail = result.detail
         if result.outcome is Outcome.RETRY:
             detail = "gave up after %d attempts; last: %s" % (attempts, detail)
-        self._fail(job, detail, msgid)
+        self._fail(conn, job, detail, msgid)
 
-    def _fail(self, job: Job, detail: str, msgid: str | None) -> None:
-        queue.mark_failed(self.conn, self.run, job.id, detail, msgid)
-        self.summary.failed += 1
-        self.summary.failures.append("notification %d to %s: %s" % (job.id, job.recipient, detail))
+    def _fail(self, conn: psycopg.Connection, job: Job, detail: str, msgid: str | None) -> None:
+        queue.mark_failed(conn, self.run, job.id, detail, msgid)
+        with self.lock:
+            self.summary.failed += 1
+            self.summary.failures.append("notification %d to %s: %s" % (job.id, job.recipient, detail))
         log.error("notification %d to %s failed: %s", job.id, job.recipient, detail)
 
 
@@ -200,24 +239,57 @@ def dry_run(settings: Settings, conn: psycopg.Connection, limit: int | None,
 
 
 def send_notifications(settings: Settings, limit: int | None = None, dry: bool = False,
-                       show: Callable[[str], None] = print,
-                       progress: Callable[[int], None] | None = None) -> Summary:
-    """The whole job of ``send_notifications.py``."""
+                       show: Callable[[str], None] = print, progress: bool = False) -> Summary:
+    """The whole job of ``send_notifications.py``: drain, then report (metrics, alerts)."""
     if settings.mail_disable:
         log.info("OPTS['mail_disable'] is True: nothing to do")
         return Summary()
-    conn = db.connect(settings, "sender", autocommit=True)
+    started = time.time()
+    summary = Summary()
+    conn: psycopg.Connection | None = None
+    exit_code = 1
     try:
+        conn = db.connect(settings, "sender", autocommit=True)
         db.require_schema(conn, settings)
         if dry:
-            return dry_run(settings, conn, limit, show)
+            summary = dry_run(settings, conn, limit, show)
+            exit_code = 0
+            return summary
         sender = Sender(settings, conn)
+        summary = sender.summary
+        bar = Progress(queue.due_count(conn) if progress else 0)
         try:
-            return sender.drain(limit, progress)
-        except ServerDown:
-            log.info("stopped: %s", sender.summary.line())
-            raise
+            sender.drain(limit, bar)
+        finally:
+            bar.close()
+        exit_code = 0
+        if summary.failures:
+            alerts.notify(settings, "send-failures", "%d notification(s) failed permanently" % summary.failed,
+                          summary.failures, conn)
+        return summary
     except psycopg.OperationalError as exc:
         raise TemporaryFailure("lost the connection to %s: %s" % (db.describe(settings), exc)) from None
+    except MailerError as exc:
+        exit_code = exc.exit_code
+        if isinstance(exc, TemporaryFailure):
+            log.info("stopped: %s", summary.line())
+            kind = "smtp-down" if isinstance(exc, ServerDown) else "database-down"
+            alerts.notify(settings, kind, "send_notifications.py could not run", [str(exc)], conn)
+        raise
     finally:
-        conn.close()
+        if not dry:
+            counts = {"sent": summary.sent, "retry": summary.retry, "failed": summary.failed,
+                      "cancelled": summary.cancelled}
+            metrics.write(settings.metrics_dir, "send", exit_code, started, counts, _queue_gauges(conn))
+        if conn is not None:
+            conn.close()
+
+
+def _queue_gauges(conn: psycopg.Connection | None) -> dict[str, float]:
+    if conn is None or conn.closed:
+        return {}
+    try:
+        waiting, oldest = queue.queue_depth(conn)
+    except psycopg.Error:
+        return {}
+    return {"queue_waiting": waiting, "queue_oldest_waiting_age_seconds": oldest}

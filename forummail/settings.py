@@ -38,6 +38,13 @@ OPTS_DEFAULTS: dict[str, Any] = {
     "smtp_timeout": 30,
     "smtp_verify_tls": True,
     "smtp_servers": None,
+    "smtp_preset": "",
+    "smtp_max_connections": 0,
+    "smtp_per_minute": 0,
+    "smtp_per_day": 0,
+    "smtp_recipients_per_minute": 0,
+    "smtp_recipients_per_day": 0,
+    "smtp_aside_seconds": 300,
     "mail_log": "",
     "mail_disable": False,
     "send_lease_seconds": 300,
@@ -64,6 +71,20 @@ OPTS_DEFAULTS: dict[str, Any] = {
 }
 
 DEFAULT_SEPARATOR = "-- Write your reply above this line --"
+
+# Sending limits of common providers (their published defaults; a contract
+# may allow more: set the numbers yourself then).  A server's own numbers
+# win over its preset's.
+PRESETS: dict[str, dict[str, int]] = {
+    # Exchange Online / Microsoft 365: 30 messages a minute, 10,000 recipients a day.
+    "office365": {"per_minute": 30, "recipients_per_day": 10000, "max_connections": 3},
+    # Google Workspace through smtp.gmail.com: 2,000 messages, 10,000 recipients a day.
+    "google-workspace": {"per_day": 2000, "recipients_per_day": 10000, "max_connections": 3},
+    # A free Gmail account: 500 recipients a day.
+    "gmail": {"per_day": 500, "recipients_per_day": 500, "max_connections": 2},
+    # Amazon SES in its sandbox: 1 message a second, 200 a day.
+    "amazon-ses-sandbox": {"per_minute": 60, "per_day": 200, "max_connections": 1},
+}
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
 
@@ -82,6 +103,15 @@ class SmtpServer:
     description: str = ""
     timeout: float = 30.0
     verify: bool = True
+    per_minute: int = 0
+    per_day: int = 0
+    recipients_per_minute: int = 0
+    recipients_per_day: int = 0
+    aside_seconds: int = 300
+
+    @property
+    def budgeted(self) -> bool:
+        return bool(self.per_minute or self.per_day or self.recipients_per_minute or self.recipients_per_day)
 
     @property
     def name(self) -> str:
@@ -424,6 +454,10 @@ def _smtp_servers(
         servers = []
         for i, d in enumerate(listed):
             servers.append(_server_from_dict(c, "OPTS['smtp_servers'][%d]" % i, d, timeout, verify))
+        server_names = [s.name for s in servers]
+        for dup in sorted({n for n in server_names if server_names.count(n) > 1}):
+            c.problems.append("OPTS['smtp_servers'] has two servers named %r: give each a different "
+                              "'description' (budgets and universes refer to servers by it)" % dup)
         if not any(s.enabled for s in servers) and not mail_disable:
             c.problems.append("OPTS['smtp_servers'] has no server with 'enabled': True")
         return tuple(servers)
@@ -441,9 +475,19 @@ def _smtp_servers(
         "tls": c.opt("smtp_tls"),
         "login": c.top("MAIL_LOGIN", ""),
         "password": c.secret(c.top("MAIL_PSSWD", ""), "MAIL_PSSWD"),
+        "preset": c.opt("smtp_preset"),
+        "max_connections": c.opt("smtp_max_connections"),
+        "per_minute": c.opt("smtp_per_minute"),
+        "per_day": c.opt("smtp_per_day"),
+        "recipients_per_minute": c.opt("smtp_recipients_per_minute"),
+        "recipients_per_day": c.opt("smtp_recipients_per_day"),
+        "aside_seconds": c.opt("smtp_aside_seconds"),
     }
     names = {"ssl": "MAIL_USE_SSL", "tls": "OPTS['smtp_tls']", "port": "OPTS['smtp_port']",
              "login": "MAIL_LOGIN", "password": "MAIL_PSSWD", "host": "MAIL_SMTP"}
+    names.update({k: "OPTS['smtp_%s']" % k for k in ("preset", "max_connections", "per_minute", "per_day",
+                                                      "recipients_per_minute", "recipients_per_day",
+                                                      "aside_seconds")})
     return (_server_from_dict(c, "", d, timeout, verify, names),)
 
 
@@ -459,7 +503,21 @@ def _server_from_dict(
         return names[key] if names and key in names else "%s[%r]" % (label, key)
 
     unknown = set(d) - {"host", "port", "ssl", "tls", "login", "password", "max_connections",
-                        "enabled", "description", "timeout", "verify"}
+                        "enabled", "description", "timeout", "verify", "preset", "per_minute", "per_day",
+                        "recipients_per_minute", "recipients_per_day", "aside_seconds"}
+    preset_name = d.get("preset") or ""
+    preset: dict[str, int] = {}
+    if preset_name:
+        if preset_name not in PRESETS:
+            c.problems.append("%s %r is not a known preset: use one of %s"
+                              % (name("preset"), preset_name, ", ".join(sorted(PRESETS))))
+        else:
+            preset = PRESETS[preset_name]
+
+    def limit(key: str) -> int:
+        value = d.get(key) or preset.get(key, 0)
+        return c.integer(name(key), value, 0, 10_000_000)
+
     for key in sorted(unknown, key=str):
         c.problems.append("%s has unknown key %r" % (label, key))
     host = c.string(name("host"), d.get("host", ""))
@@ -475,6 +533,10 @@ def _server_from_dict(
     port = d.get("port") or (465 if ssl else 25)
     login = c.string(name("login"), d.get("login", ""))
     password = c.string(name("password"), d.get("password", ""), secret=True)
+    if label and not password:
+        # Secrets need not live in the file: SMTP_PSSWD_<DESCRIPTION> in .env or the environment.
+        env_name = "SMTP_PSSWD_" + re.sub(r"\W", "_", str(d.get("description") or d.get("host") or "")).upper()
+        password = c.string(env_name, c.secret("", env_name), secret=True)
     if login and not password:
         c.problems.append("%s is set but %s is empty" % (name("login"), name("password")))
     return SmtpServer(
@@ -484,9 +546,15 @@ def _server_from_dict(
         tls=tls,
         login=login,
         password=password,
-        max_connections=c.integer(name("max_connections"), d.get("max_connections", 1), 1, 64),
+        max_connections=c.integer(name("max_connections"),
+                                  d.get("max_connections") or preset.get("max_connections", 1), 1, 64),
         enabled=c.boolean(name("enabled"), d.get("enabled", True)),
         description=c.string(name("description"), d.get("description", "")),
         timeout=float(c.integer(name("timeout"), d.get("timeout", timeout), 1, 600)),
         verify=c.boolean(name("verify"), d.get("verify", verify)),
+        per_minute=limit("per_minute"),
+        per_day=limit("per_day"),
+        recipients_per_minute=limit("recipients_per_minute"),
+        recipients_per_day=limit("recipients_per_day"),
+        aside_seconds=c.integer(name("aside_seconds"), d.get("aside_seconds") or 300, 1, 86400),
     )

@@ -46,6 +46,10 @@ class ServerDown(TemporaryFailure):
     """No configured SMTP server can be used now."""
 
 
+class LoginRefused(ServerDown):
+    """The server refused our AUTH: the login or password in the settings is wrong."""
+
+
 def _words(code: int | None, text: bytes | str | None) -> str:
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
@@ -96,7 +100,7 @@ def open_connection(server: SmtpServer) -> smtplib.SMTP:
         raise
     except smtplib.SMTPAuthenticationError as exc:
         _close(smtp)
-        raise ServerDown(
+        raise LoginRefused(
             "SMTP server %s refused the login of %r: %s (check MAIL_LOGIN and MAIL_PSSWD)"
             % (server.name, server.login, _words(exc.smtp_code, exc.smtp_error))
         ) from None
@@ -130,6 +134,44 @@ def _close(smtp: smtplib.SMTP | None) -> None:
         pass
 
 
+def send_with_answer(smtp: smtplib.SMTP, sender: str, recipients: Sequence[str],
+                     data: bytes) -> tuple[int, str]:
+    """Send one message; return the server's final answer as (code, its words).
+
+    The final answer is the reply to the end of DATA, which names the queue
+    id the server gave the message (``250 2.0.0 Ok: queued as 4Xb2...``):
+    ``sendmail()`` throws that text away.  All or nothing: when the server
+    refuses MAIL FROM, a recipient, or DATA, that refusal is the answer
+    (prefixed with what was refused) and the transaction is reset.  A
+    dropped connection raises, as with ``sendmail()``.
+    """
+    code, text = smtp.mail(sender)
+    if not 200 <= code < 300:
+        _reset(smtp, code)
+        return code, "MAIL FROM <%s> refused: %s" % (sender, _words(code, text))
+    for recipient in recipients:
+        code, text = smtp.rcpt(recipient)
+        if not 200 <= code < 300:
+            _reset(smtp, code)
+            return code, "RCPT TO <%s> refused: %s" % (recipient, _words(code, text))
+    try:
+        code, text = smtp.data(data)
+    except smtplib.SMTPResponseException as exc:  # DATA itself refused (no 354)
+        _reset(smtp, exc.smtp_code)
+        return exc.smtp_code, "DATA refused: %s" % _words(exc.smtp_code, exc.smtp_error)
+    return code, _words(code, text)
+
+
+def _reset(smtp: smtplib.SMTP, code: int) -> None:
+    # After 421 the server closes the channel (RFC 5321 3.8): nothing to reset.
+    if code in (421, -1):
+        return
+    try:
+        smtp.rset()
+    except (OSError, smtplib.SMTPException):
+        pass
+
+
 class Transport:
     """One SMTP connection, reused for many messages, failing over between servers."""
 
@@ -147,7 +189,9 @@ class Transport:
             try:
                 self.smtp = open_connection(server)
             except ServerDown as exc:
-                log.warning("%s", exc)
+                # INFO, not WARNING: the ServerDown raised below names every
+                # failure in one line, said once on stderr.
+                log.info("%s", exc)
                 problems.append(str(exc))
                 continue
             self.server = server

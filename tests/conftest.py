@@ -187,8 +187,15 @@ class Forum:
             (task, author, body)).fetchone()[0])  # type: ignore[index]
 
     def statuses(self) -> dict[str, int]:
-        rows = self.conn.execute("SELECT status, count(*) FROM notifications GROUP BY status").fetchall()
+        """Counts by status of the forum's mail (the administrator's alerts aside)."""
+        rows = self.conn.execute("SELECT status, count(*) FROM notifications WHERE kind <> 'admin-alert'"
+                                 " GROUP BY status").fetchall()
         return {status: int(n) for status, n in rows}
+
+    def alerts(self) -> list[tuple[str, str]]:
+        """(status, subject) of the alerts queued for MAIL_ADMIN."""
+        return [(r[0], r[1]) for r in self.conn.execute(
+            "SELECT status, subject FROM notifications WHERE kind = 'admin-alert' ORDER BY id")]
 
     def close(self) -> None:
         self.conn.close()
@@ -217,3 +224,66 @@ def random_secret() -> str:
 
 
 __all__ = ["free_port"]
+
+
+# --- No password in any output of the whole suite (issue 6, R6) ---------------------------
+# After every test: its captured output, the output of every script it ran, every
+# file it wrote under its tmp_path and the mail its SMTP servers received are
+# searched for the passwords of tests/passwords.py and of the test's .env files.
+
+from tests import passwords as _passwords  # noqa: E402
+
+_SCRIPT_OUTPUTS: list[tuple[str, str]] = []
+_SCRIPT_SECRETS: set[str] = set()
+_run_script_unchecked = run_script
+
+
+def run_script(script: str, *args: str, env: dict[str, str] | None = None,  # type: ignore[no-redef]
+               timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    result = _run_script_unchecked(script, *args, env=env, timeout=timeout)
+    _SCRIPT_SECRETS.update(_passwords.secret_values((env or {}).items()))
+    _SCRIPT_OUTPUTS.append(("%s stdout" % script, result.stdout or ""))
+    _SCRIPT_OUTPUTS.append(("%s stderr" % script, result.stderr or ""))
+    return result
+
+
+def _produced(item: pytest.Item, report: pytest.TestReport) -> tuple[list[tuple[str, str]], set[str]]:
+    texts = [(title, content) for title, content in report.sections]
+    secrets = set(_passwords.PASSWORDS)
+    if report.when != "call":
+        return texts, secrets
+    texts += _SCRIPT_OUTPUTS
+    secrets |= _SCRIPT_SECRETS
+    folders, servers = set(), []
+    base = item.config._tmp_path_factory.getbasetemp()  # type: ignore[attr-defined]
+    for value in getattr(item, "funcargs", {}).values():
+        if isinstance(value, Path) and value.is_relative_to(base):
+            folders.add(value)
+        elif isinstance(value, Env):
+            folders.add(value.tmp)
+            servers.append(value.smtp)
+        elif isinstance(value, SmtpServer):
+            servers.append(value)
+    for folder in folders:
+        secrets |= _passwords.secrets_in_dotenv(folder)
+        texts += _passwords.texts_under(folder)
+    for server in {id(s): s for s in servers}.values():
+        for i, received in enumerate(server.messages):
+            texts += _passwords.mail_texts("mail %d received on port %d" % (i, server.port), received.data)
+    return texts, secrets
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if report.when in ("call", "teardown") and not hasattr(report, "wasxfail"):
+        texts, secrets = _produced(item, report)
+        found = _passwords.leaks(texts, secrets)
+        _passwords.CHECKED.append(item.nodeid)
+        if found:
+            report.outcome = "failed"
+            report.longrepr = "a password reached the output: " + "; ".join(sorted(set(found))[:10])
+    if report.when == "teardown":
+        _SCRIPT_OUTPUTS.clear()
+        _SCRIPT_SECRETS.clear()
+    return report

@@ -88,6 +88,7 @@ class Received:
     sender: str
     recipients: list[str]
     data: bytes
+    peer: str = ""  # the client's address:port: one per connection
 
 
 @dataclass
@@ -105,6 +106,8 @@ class _Handler:
         self.behaviour = behaviour
         self.received = received
         self.lock = threading.Lock()
+        self.active = 0
+        self.max_active = 0  # most messages in DATA at the same moment
 
     async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
         if self.behaviour.mail_from:
@@ -121,8 +124,16 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        if self.behaviour.delay:
-            await asyncio.sleep(self.behaviour.delay)
+        self.active += 1
+        self.max_active = max(self.max_active, self.active)
+        try:
+            if self.behaviour.delay:
+                await asyncio.sleep(self.behaviour.delay)
+            return self._data(server, session, envelope)
+        finally:
+            self.active -= 1
+
+    def _data(self, server: Any, session: Any, envelope: Any) -> str:
         if self.behaviour.data:
             reply = self.behaviour.data.popleft()
             if reply == "drop":
@@ -131,7 +142,8 @@ class _Handler:
             if not reply.startswith("2"):
                 return reply
         with self.lock:
-            self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
+            self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content,
+                                          "%s:%s" % tuple(session.peer[:2])))
             n = len(self.received)
         return "250 2.0.0 Ok: queued as Q%06d" % n
 
@@ -179,8 +191,8 @@ class SmtpServer:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             context.load_cert_chain(str(cert[0]), str(cert[1]))
             kwargs["ssl_context" if tls == "ssl" else "tls_context"] = context
-        self.controller = Controller(_Handler(self.behaviour, self.received), hostname="127.0.0.1",
-                                     port=self.port, **kwargs)
+        self.handler = _Handler(self.behaviour, self.received)
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port, **kwargs)
 
     def start(self) -> SmtpServer:
         self.controller.start()

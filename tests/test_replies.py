@@ -149,8 +149,15 @@ def test_spoofed_from_with_valid_token_is_refused(
         "SELECT kind, recipient FROM notifications WHERE status = 'pending'").fetchall())
     assert queued == {"reply-rejected": "cat@example.com", "reply-rejected-admin": "admin@forum.test"}
     # The administrator's copy carries the original.
+    # The run's summary went to MAIL_ADMIN straight away (at most one an hour).
+    summary = notification_for(renv, "admin@forum.test")
+    assert summary["Subject"] == "[forummail] 1 email repl(ies) refused"
+    assert "the reply came from an address the notification was not sent to" in summary.get_body(
+        ("plain",)).get_content()  # type: ignore[union-attr]
+    renv.smtp.received.clear()
     assert renv.run("send_notifications.py").returncode == 0
     admin = notification_for(renv, "admin@forum.test")
+    assert admin["Subject"].startswith("Refused reply from cat@example.com")
     attachment = next(admin.iter_attachments())
     assert attachment.get_filename() == "original.eml" and b"Delete the task!" in attachment.get_content()
     assert admin["Auto-Submitted"] == "auto-generated"
