@@ -17,17 +17,19 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import psycopg
 
-from . import alerts, db, metrics, queue
-from .compose import Composer
-from .dispatch import Dispatcher, Item
+from . import db, queue
 from .errors import ConfigError, MailerError, TemporaryFailure
-from .progress import Progress
 from .queue import Job
 from .settings import Settings
-from .transport import Outcome, Result, ServerDown, Transport
+from .transport import Outcome, Result, ServerDown
+
+if TYPE_CHECKING:
+    from .compose import Composer
+    from .dispatch import Dispatcher, Item
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +82,8 @@ class Sender:
     @property
     def composer(self) -> Composer:
         if self._composer is None:
+            from .compose import Composer
+
             self._composer = Composer(self.settings)
         return self._composer
 
@@ -96,22 +100,28 @@ class Sender:
         """Send until nothing is due (or ``limit`` rows were taken, or no server can take more)."""
         s = self.settings
         queue.prepare_sender_session(self.conn)
-        queue.forget_old_usage(self.conn)
         started = time.monotonic()
-        taken = 0
+        first = queue.claim(self.conn, self.run, self._size(limit, 0), s.send_lease_seconds)
+        if not first:
+            return self.summary  # the common case under cron: no thread, no SMTP, no template
+        # Imported here, not at the top: a run with nothing due should cost
+        # little more than starting Python (bench/ P4).
+        from .dispatch import Dispatcher
+
+        queue.forget_old_usage(self.conn)
         dispatcher = Dispatcher(s, self._worker_connection, self._record_item, self._release,
                                 queue.servers_aside(self.conn))
         dispatcher.start()
+        jobs, taken = first, 0
         try:
-            while (limit is None or taken < limit) and dispatcher.alive:
-                size = s.send_batch_size if limit is None else min(s.send_batch_size, limit - taken)
-                jobs = queue.claim(self.conn, self.run, size, s.send_lease_seconds)
-                if not jobs:
-                    break
+            while jobs:
                 taken += len(jobs)
                 self._dispatch(jobs, time.monotonic() + s.send_lease_seconds * 0.8, dispatcher)
                 if progress:
                     progress(len(jobs))
+                if (limit is not None and taken >= limit) or not dispatcher.alive:
+                    break
+                jobs = queue.claim(self.conn, self.run, self._size(limit, taken), s.send_lease_seconds)
         finally:
             dispatcher.finish()
             self.summary.seconds = time.monotonic() - started
@@ -121,6 +131,10 @@ class Sender:
         if dispatcher.budget_exhausted():
             log.info("every SMTP server reached its budget: the rest waits for a later run")
         return self.summary
+
+    def _size(self, limit: int | None, taken: int) -> int:
+        batch = self.settings.send_batch_size
+        return batch if limit is None else min(batch, limit - taken)
 
     def _dispatch(self, jobs: list[Job], deadline: float, dispatcher: Dispatcher) -> None:
         """Settle what needs no mail, render the rest and hand it to the workers."""
@@ -173,6 +187,8 @@ class Sender:
             for job in live:
                 self._fail(self.conn, job, "cannot render: %s: %s" % (type(exc).__name__, exc), None)
             return None
+        from .dispatch import Item
+
         return Item(jobs=live, out=out, deadline=0.0, server=live[0].universe_smtp_server or None)
 
     @staticmethod
@@ -221,6 +237,9 @@ class Sender:
 def dry_run(settings: Settings, conn: psycopg.Connection, limit: int | None,
             show: Callable[[str], None]) -> Summary:
     """Render what is due and show it; connect to SMTP (and log in) but send nothing."""
+    from .compose import Composer
+    from .transport import Transport
+
     composer = Composer(settings)
     jobs = queue.peek(conn, limit or settings.send_batch_size)
     summary = Summary()
@@ -257,6 +276,8 @@ def send_notifications(settings: Settings, limit: int | None = None, dry: bool =
             return summary
         sender = Sender(settings, conn)
         summary = sender.summary
+        from .progress import Progress
+
         bar = Progress(queue.due_count(conn) if progress else 0)
         try:
             sender.drain(limit, bar)
@@ -264,6 +285,8 @@ def send_notifications(settings: Settings, limit: int | None = None, dry: bool =
             bar.close()
         exit_code = 0
         if summary.failures:
+            from . import alerts
+
             alerts.notify(settings, "send-failures", "%d notification(s) failed permanently" % summary.failed,
                           summary.failures, conn)
         return summary
@@ -274,13 +297,18 @@ def send_notifications(settings: Settings, limit: int | None = None, dry: bool =
         if isinstance(exc, TemporaryFailure):
             log.info("stopped: %s", summary.line())
             kind = "smtp-down" if isinstance(exc, ServerDown) else "database-down"
+            from . import alerts
+
             alerts.notify(settings, kind, "send_notifications.py could not run", [str(exc)], conn)
         raise
     finally:
         if not dry:
             counts = {"sent": summary.sent, "retry": summary.retry, "failed": summary.failed,
                       "cancelled": summary.cancelled}
-            metrics.write(settings.metrics_dir, "send", exit_code, started, counts, _queue_gauges(conn))
+            if settings.metrics_dir:
+                from . import metrics
+
+                metrics.write(settings.metrics_dir, "send", exit_code, started, counts, _queue_gauges(conn))
         if conn is not None:
             conn.close()
 

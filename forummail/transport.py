@@ -21,10 +21,13 @@ import socket
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from .compose import Outgoing
 from .errors import TemporaryFailure
 from .settings import SmtpServer
+
+if TYPE_CHECKING:
+    from .compose import Outgoing
 
 log = logging.getLogger(__name__)
 
