@@ -47,13 +47,16 @@ def connect(settings: Settings, purpose: str, autocommit: bool = False) -> psyco
     try:
         conn = psycopg.connect(autocommit=autocommit, **params)  # type: ignore[arg-type]
     except psycopg.OperationalError as exc:
-        reason = _first_line(str(exc), settings.db_password)
+        reason = first_line(exc, settings.db_password)
         raise TemporaryFailure("cannot connect to %s: %s" % (describe(settings), reason)) from None
     return conn
 
 
-def _first_line(text: str, secret: str) -> str:
-    line = next((part.strip() for part in text.splitlines() if part.strip()), "no reason given")
+def first_line(exc: BaseException | str, secret: str = "") -> str:
+    """The first line of a libpq message: they run over several lines ("server
+    closed the connection unexpectedly\n\tThis probably means..."), and what a
+    cron job says on stderr is one line."""
+    line = next((part.strip() for part in str(exc).splitlines() if part.strip()), "no reason given")
     return line.replace(secret, "***") if secret else line
 
 

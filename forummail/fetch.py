@@ -91,7 +91,7 @@ def _fetch(settings: Settings, conn: psycopg.Connection, summary: FetchSummary, 
         quitting = True
         mailbox.commit()  # QUIT: the deletes happen now, after every commit
     except psycopg.OperationalError as exc:
-        raise TemporaryFailure("lost the connection to %s: %s" % (db.describe(settings), _first_line(exc))) from None
+        raise TemporaryFailure("lost the connection to %s: %s" % (db.describe(settings), db.first_line(exc))) from None
     except MailboxDown:
         raise
     except (OSError, EOFError, poplib.error_proto) as exc:
@@ -115,7 +115,7 @@ def fetch_file(settings: Settings, path: str, dry_run: bool = False,
         _log(decision, path, dry_run, show)
         return decision
     except psycopg.OperationalError as exc:
-        raise TemporaryFailure("lost the connection to %s: %s" % (db.describe(settings), _first_line(exc))) from None
+        raise TemporaryFailure("lost the connection to %s: %s" % (db.describe(settings), db.first_line(exc))) from None
     finally:
         conn.close()
 
@@ -123,12 +123,6 @@ def fetch_file(settings: Settings, path: str, dry_run: bool = False,
 def extract_file(settings: Settings, path: str) -> str:
     """The text that would be posted from one email; touches no database, no mailbox."""
     return reply_text(parse_message(read_one(path, settings.max_message_bytes + 1)), settings)
-
-
-def _first_line(exc: BaseException) -> str:
-    # libpq's messages run over several lines ("server closed the connection
-    # unexpectedly\n\tThis probably means..."); the exit-75 message is one line.
-    return next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
 
 
 def _log(decision: Decision, label: str, dry_run: bool, show: Callable[[str], None]) -> None:

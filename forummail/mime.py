@@ -22,19 +22,35 @@ from email.utils import formataddr
 CRLF = b"\r\n"
 
 
+# Their values come from address(), which has encoded the display names
+# already: written as they are (folded between addresses when long).
+ADDRESS_HEADERS = frozenset({"from", "to", "cc", "reply-to", "sender"})
+
+
 def header(name: str, value: str) -> bytes:
     """One header line (folded as needed), CRLF-terminated."""
     line = "%s: %s" % (name, value)
-    if value.isascii() and len(line) <= 78:
+    if name.lower() in ADDRESS_HEADERS:
+        return line.replace(", ", ",\r\n ").encode("ascii") + CRLF if len(line) > 78 \
+            else line.encode("ascii") + CRLF
+    looks_encoded = "=?" in value
+    if value.isascii() and len(line) <= 78 and not looks_encoded:
         return line.encode("ascii") + CRLF
-    charset = "us-ascii" if value.isascii() else "utf-8"
+    # A value that only looks like an RFC 2047 encoded word ("=?utf-8?q?=0D=0A...?=",
+    # typed by a user into a name or subject) is encoded itself, so mail clients
+    # show it as typed instead of decoding it into line breaks.
+    charset = "us-ascii" if value.isascii() and not looks_encoded else "utf-8"
     encoded = Header(value, charset, header_name=name).encode(linesep="\r\n")
     return ("%s: %s" % (name, encoded)).encode("ascii") + CRLF
 
 
 def address(name: str, addr: str) -> str:
     """``Name <addr>``: the name quoted or RFC 2047-encoded as needed."""
-    return formataddr((name, addr), charset="utf-8") if name else addr
+    if not name:
+        return addr
+    if "=?" in name:  # see header(): shown as typed, never decoded into something else
+        return "%s <%s>" % (Header(name, "utf-8").encode(linesep="\r\n"), addr)
+    return formataddr((name, addr), charset="utf-8")
 
 
 def _qp(text: str) -> bytes:

@@ -218,8 +218,11 @@ class Sender:
             queue.mark_retry(conn, self.run, job.id, result.detail, delay, msgid)
             with self.lock:
                 self.summary.retry += 1
-            log.warning("notification %d to %s: %s; attempt %d of %d, next in %d s",
-                        job.id, job.recipient, result.detail, attempts, s.send_max_attempts, delay)
+            # A dropped connection is said once, by the server-down line that
+            # follows if the server is really gone; a 4xx is the server's word.
+            level = logging.INFO if result.detail.startswith("connection lost") else logging.WARNING
+            log.log(level, "notification %d to %s: %s; attempt %d of %d, next in %d s",
+                    job.id, job.recipient, result.detail, attempts, s.send_max_attempts, delay)
             return
         detail = result.detail
         if result.outcome is Outcome.RETRY:
@@ -291,7 +294,7 @@ def send_notifications(settings: Settings, limit: int | None = None, dry: bool =
                           summary.failures, conn)
         return summary
     except psycopg.OperationalError as exc:
-        raise TemporaryFailure("lost the connection to %s: %s" % (db.describe(settings), exc)) from None
+        raise TemporaryFailure("lost the connection to %s: %s" % (db.describe(settings), db.first_line(exc))) from None
     except MailerError as exc:
         exit_code = exc.exit_code
         if isinstance(exc, TemporaryFailure):

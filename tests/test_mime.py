@@ -60,3 +60,11 @@ def test_long_ascii_subject_is_folded_not_cut() -> None:
     data = mime.build([("Subject", subject)], "x")
     assert max(len(line) for line in data.split(b"\r\n")) <= 78
     assert parse(data)["Subject"] == subject
+
+
+def test_encoded_word_lookalikes_are_shown_as_typed() -> None:
+    tricky = "=?utf-8?q?Eve=0D=0ABcc:_victim@example.org?="
+    msg = parse(mime.build([("From", mime.address(tricky, "a@example.com")), ("Subject", tricky)], "x"))
+    assert msg["Subject"] == tricky
+    assert msg["From"].addresses[0].display_name == tricky
+    assert msg["Bcc"] is None
