@@ -39,6 +39,10 @@ TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\x85]+")
 
 
+# A display name fits one RFC 2047 encoded word on one line (see mime.address).
+NAME_LIMIT = 150
+
+
 def header_text(value: object, limit: int = 300) -> str:
     """A value made safe for a header: one line, no control characters, bounded."""
     text = _CONTROL.sub(" ", str(value or "")).strip()
@@ -95,6 +99,8 @@ class Composer:
         )
         self._jinja = jinja2
         self._cache: dict[str, Any] = {}
+        self._bodies: dict[tuple[int | None, bool], tuple[str, bytes]] = {}
+        self._recipient_free: bool | None = None
 
     def _template(self, name: str) -> Any:
         if name not in self._cache:
@@ -134,18 +140,43 @@ class Composer:
         """Render one job.  Raises ConfigError for a broken template (all mail would fail)."""
         today = today or date.today()
         token = self.token_for(job, today)
-        context = self._context(job, token is not None)
-        text = self._render(job.kind, "txt", context) or ""
-        html = self._render(job.kind, "html", context)
-        subject = job.subject if job.kind != "message" and job.subject else None
-        if subject is None:
-            subject = self._render(job.kind, "subject.txt", context) or job.subject or ""
-        from_name = header_text(job.author_name) if job.kind == "message" and job.author_name else ""
+        from_name = header_text(job.author_name, NAME_LIMIT) if job.kind == "message" and job.author_name else ""
         roots = [job.task_id] if job.task_id is not None else []
         msgid = job.message_id_header or self.message_id(job.id, token)
-        # The refused email itself goes to MAIL_ADMIN (the original's behaviour).
-        attachment = ("original.eml", bytes(job.attached_email)) if job.attached_email else None
-        return self._assemble(job, subject, from_name, msgid, roots, token, text, html, attachment)
+        # One forum message goes to all its followers, whose mail differs only
+        # in headers: render it once (unless a template names the recipient).
+        key = (job.message_id, token is not None)
+        cached = self._bodies.get(key) if job.kind == "message" and self._same_for_all() else None
+        if cached is None:
+            context = self._context(job, token is not None)
+            text = self._render(job.kind, "txt", context) or ""
+            html = self._render(job.kind, "html", context)
+            subject = job.subject if job.kind != "message" and job.subject else None
+            if subject is None:
+                subject = self._render(job.kind, "subject.txt", context) or job.subject or ""
+            # The refused email itself goes to MAIL_ADMIN (the original's behaviour).
+            attachment = ("original.eml", bytes(job.attached_email)) if job.attached_email else None
+            cached = (subject, mime.body(text, html, attachment))
+            if job.kind == "message" and self._same_for_all():
+                if len(self._bodies) > 256:
+                    self._bodies.clear()
+                self._bodies[key] = cached
+        return self._assemble(job, cached[0], from_name, msgid, roots, token, cached[1])
+
+    def _same_for_all(self) -> bool:
+        """Do the message templates leave out who the mail is for?"""
+        if self._recipient_free is None:
+            from jinja2 import meta
+
+            names: set[str] = set()
+            for part in ("txt", "html", "subject.txt"):
+                try:
+                    source = self.env.loader.get_source(self.env, "message.%s" % part)[0]  # type: ignore[union-attr]
+                except self._jinja.TemplateNotFound:
+                    continue
+                names |= meta.find_undeclared_variables(self.env.parse(source))
+            self._recipient_free = not names & {"recipient", "recipient_name"}
+        return self._recipient_free
 
     def compose_digest(self, jobs: list[Job], today: date | None = None) -> Outgoing:
         """One mail gathering a user's waiting notifications, grouped by task."""
@@ -172,16 +203,15 @@ class Composer:
         subject = self._render("digest", "subject.txt", context) or "Forum digest"
         roots = sorted(t for t in tasks if t is not None)
         msgid = first.message_id_header or self.message_id(first.id, None).replace("<n", "<d", 1)
-        return self._assemble(first, subject, "", msgid, roots, None, text, html, None, kind="digest")
+        return self._assemble(first, subject, "", msgid, roots, None, mime.body(text, html), kind="digest")
 
     def _assemble(self, job: Job, subject: str, from_name: str, msgid: str, roots: list[int],
-                  token: str | None, text: str, html: str | None, attachment: tuple[str, bytes] | None,
-                  kind: str | None = None) -> Outgoing:
+                  token: str | None, mime_body: bytes, kind: str | None = None) -> Outgoing:
         s = self.settings
         subject = header_text(subject, 900)
         # A universe may send from its own address and name.
         from_addr = header_text(job.universe_from_addr) if job.universe_from_addr else s.mail_from_addr
-        default_name = header_text(job.universe_from_name) if job.universe_from_name else s.mail_from_name
+        default_name = header_text(job.universe_from_name, NAME_LIMIT) if job.universe_from_name else s.mail_from_name
         h: list[tuple[str, str]] = [("From", mime.address(from_name or default_name, from_addr))]
         # An empty recipient is system mail for the administrators (enqueue_email).
         recipients = [job.recipient] if job.recipient else list(s.mail_admin)
@@ -194,7 +224,7 @@ class Composer:
             h.append(("X-Intended-Recipient", header_text(job.recipient)))
             subject = "[DEBUG for %s] %s" % (header_text(job.recipient), subject)
         else:
-            h.append(("To", mime.address(header_text(job.recipient_name), job.recipient) if job.recipient
+            h.append(("To", mime.address(header_text(job.recipient_name, NAME_LIMIT), job.recipient) if job.recipient
                       else ", ".join(recipients)))
         h += [("Subject", subject), ("Date", formatdate(localtime=True)), ("Message-ID", msgid)]
         if roots:
@@ -205,7 +235,7 @@ class Composer:
                                                reply_token.reply_address(s.replier_from_addr, token))))
         h += [("Auto-Submitted", "auto-generated"), ("X-Auto-Response-Suppress", "All"),
               ("X-Notification-Type", header_text(kind or job.kind, 64))]
-        return Outgoing(job_id=job.id, data=mime.build(h, text, html, attachment), sender=from_addr,
+        return Outgoing(job_id=job.id, data=mime.assemble(h, mime_body), sender=from_addr,
                         recipients=recipients, message_id=msgid, reply_token=token)
 
     def message_id(self, job_id: int, token: str | None) -> str:

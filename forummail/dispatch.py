@@ -67,7 +67,7 @@ class Dispatcher:
     """Workers for every connection slot of every enabled server."""
 
     def __init__(self, settings: Settings, connect: Callable[[], psycopg.Connection],
-                 record: Callable[[psycopg.Connection, Item, Result], None],
+                 record: Callable[[queue.OutcomeWriter, Item, Result], None],
                  release: Callable[[psycopg.Connection | None, list[int], float], None],
                  aside: dict[str, str]) -> None:
         self.settings = settings
@@ -241,12 +241,15 @@ class Dispatcher:
     def _work(self, slot: Slot) -> None:
         transport = Transport([slot.server])
         conn: psycopg.Connection | None = None
+        writer: queue.OutcomeWriter | None = None
         try:
             conn = self.connect()
+            writer = queue.OutcomeWriter(conn)
             while True:
                 item = self._next(slot)
                 if item is None:
                     return
+                writer.flush()  # the connection is ours again for what follows
                 if time.monotonic() > item.deadline:
                     self.release(conn, [j.id for j in item.jobs], 0)  # our lease is nearly over
                     self._count(-1)
@@ -265,8 +268,11 @@ class Dispatcher:
                         self._give_back(conn, item, slot)
                         return
                 try:
-                    result = transport.send(item.out)
+                    # The previous outcome is written while MAIL FROM and RCPT TO
+                    # go out, and waited for before DATA (see OutcomeWriter).
+                    result = transport.send(item.out, before_data=writer.flush)
                 except ServerDown as exc:
+                    writer.flush()
                     with self.lock:
                         slot.down = str(exc)
                         self.problems.append(str(exc))
@@ -275,7 +281,7 @@ class Dispatcher:
                              slot.server.aside_seconds, exc)
                     self._give_back(conn, item, slot)
                     return
-                self.record(conn, item, result)
+                self.record(writer, item, result)
                 self._count(-1)
                 if result.outcome is Outcome.SENT:
                     self.sent_any = True
@@ -287,5 +293,10 @@ class Dispatcher:
             with self.lock:
                 slot.workers -= 1
             transport.close()
+            if writer is not None:
+                try:
+                    writer.flush()
+                except psycopg.Error:
+                    pass
             if conn is not None:
                 conn.close()

@@ -16,14 +16,19 @@ Design for speed and safety:
 from __future__ import annotations
 
 import json
+import logging
+import select
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import psycopg
+from psycopg.pq import ExecStatus
 from psycopg.rows import dict_row
 
 from .settings import SmtpServer
+
+log = logging.getLogger(__name__)
 
 # The row a batch renders from.  {source} is either the claiming CTE or, for
 # --dry-run, a plain SELECT of the same rows.
@@ -91,23 +96,24 @@ WITH due AS (
 )
 """ + _JOB_SELECT.format(source="due")
 
-_GUARD = " WHERE id = %(id)s AND status = 'sending' AND claimed_by = %(run)s"
-
+# Outcomes use $n placeholders: OutcomeWriter sends them through libpq
+# directly, so that a worker need not wait for one before its next mail.
+_GUARD = b" WHERE id = $1 AND status = 'sending' AND claimed_by = $2"
 _SENT = (
-    "UPDATE notifications SET status = 'sent', sent_at = now(), last_attempt_at = now(),"
-    " attempts = attempts + 1, last_error = NULL, next_attempt_at = now(),"
-    " message_id_header = coalesce(message_id_header, %(msgid)s)" + _GUARD
+    b"UPDATE notifications SET status = 'sent', sent_at = now(), last_attempt_at = now(),"
+    b" attempts = attempts + 1, last_error = NULL, next_attempt_at = now(),"
+    b" message_id_header = coalesce(message_id_header, $3)" + _GUARD
 )
 _RETRY = (
-    "UPDATE notifications SET status = 'pending', last_attempt_at = now(),"
-    " attempts = attempts + 1, last_error = %(error)s,"
-    " next_attempt_at = now() + make_interval(secs => %(delay)s),"
-    " message_id_header = coalesce(message_id_header, %(msgid)s)" + _GUARD
+    b"UPDATE notifications SET status = 'pending', last_attempt_at = now(),"
+    b" attempts = attempts + 1, last_error = $4,"
+    b" next_attempt_at = now() + make_interval(secs => $5::float8),"
+    b" message_id_header = coalesce(message_id_header, $3)" + _GUARD
 )
 _FAILED = (
-    "UPDATE notifications SET status = %(status)s, last_attempt_at = now(),"
-    " attempts = attempts + %(counted)s, last_error = %(error)s, next_attempt_at = now(),"
-    " message_id_header = coalesce(message_id_header, %(msgid)s)" + _GUARD
+    b"UPDATE notifications SET status = $5, last_attempt_at = now(),"
+    b" attempts = attempts + $6::int, last_error = $4, next_attempt_at = now(),"
+    b" message_id_header = coalesce(message_id_header, $3)" + _GUARD
 )
 _RELEASE = (
     "UPDATE notifications SET status = 'pending', next_attempt_at = now() + make_interval(secs => %(delay)s)"
@@ -251,32 +257,78 @@ def alert_due(conn: psycopg.Connection, kind: str, minutes: int = 60) -> bool:
     return row is not None
 
 
+class OutcomeWriter:
+    """Records outcomes without waiting for each: one UPDATE at most in flight.
+
+    ``record()`` puts the UPDATE on the wire and returns; ``flush()`` waits
+    for it.  A worker flushes just before the DATA of its next mail, so the
+    database works while the next MAIL FROM and RCPT TO are exchanged, and
+    still no more than one sent mail is ever unrecorded: a run killed at any
+    instant re-sends at most one.  Once on the wire, the UPDATE is committed
+    by the server even if this process dies (autocommit).  Nothing else may
+    use the connection between ``record()`` and ``flush()``.
+    """
+
+    def __init__(self, conn: psycopg.Connection) -> None:
+        self.conn = conn
+        self.pending: int | None = None  # the job id whose outcome is in flight
+
+    def record(self, sql: bytes, params: list[object], job_id: int) -> None:
+        self.flush()
+        pg = self.conn.pgconn
+        pg.send_query_params(sql, [None if p is None else str(p).encode() for p in params])
+        while pg.flush() == 1:
+            select.select([], [pg.socket], [])
+        self.pending = job_id
+
+    def flush(self) -> bool:
+        """Wait for the UPDATE in flight; False when this run no longer held that row."""
+        if self.pending is None:
+            return True
+        job_id, self.pending = self.pending, None
+        pg = self.conn.pgconn
+        pg.consume_input()
+        while pg.is_busy():
+            select.select([pg.socket], [], [])
+            pg.consume_input()
+        last = None
+        while (result := pg.get_result()) is not None:
+            last = result
+        if last is None or last.status != ExecStatus.COMMAND_OK:
+            if last is None:
+                raise psycopg.OperationalError("no answer to the outcome of notification %d" % job_id)
+            raise psycopg.errors.error_from_result(last)
+        if int(last.command_tuples or 0) != 1:
+            log.warning("notification %d: its outcome came after its lease passed to another run", job_id)
+            return False
+        return True
+
+    def sent(self, run_id: str, job_id: int, msgid: str) -> None:
+        self.record(_SENT, [job_id, run_id, msgid], job_id)
+
+    def retry(self, run_id: str, job_id: int, error: str, delay: float, msgid: str | None) -> None:
+        """Count an attempt and schedule the next one ``delay`` seconds from now."""
+        self.record(_RETRY, [job_id, run_id, msgid, error, delay], job_id)
+
+    def failed(self, run_id: str, job_id: int, error: str, msgid: str | None, status: str = "failed",
+               counted: bool = True) -> None:
+        """A permanent failure (or, with ``status='cancelled'``, a row with nothing to send)."""
+        self.record(_FAILED, [job_id, run_id, msgid, error, status, int(counted)], job_id)
+
+
 def mark_sent(conn: psycopg.Connection, run_id: str, job_id: int, msgid: str) -> bool:
-    """Record a 2xx; False when this run no longer held the row."""
-    return conn.execute(_SENT, {"id": job_id, "run": run_id, "msgid": msgid}).rowcount == 1
+    """Record a 2xx now; False when this run no longer held the row."""
+    writer = OutcomeWriter(conn)
+    writer.sent(run_id, job_id, msgid)
+    return writer.flush()
 
 
-def mark_retry(
-    conn: psycopg.Connection, run_id: str, job_id: int, error: str, delay: float, msgid: str | None
-) -> bool:
-    """Count an attempt and schedule the next one ``delay`` seconds from now."""
-    params = {"id": job_id, "run": run_id, "error": error, "delay": delay, "msgid": msgid}
-    return conn.execute(_RETRY, params).rowcount == 1
-
-
-def mark_failed(
-    conn: psycopg.Connection,
-    run_id: str,
-    job_id: int,
-    error: str,
-    msgid: str | None,
-    status: str = "failed",
-    counted: bool = True,
-) -> bool:
-    """Record a permanent failure (or, with ``status='cancelled'``, a row with nothing to send)."""
-    params = {"id": job_id, "run": run_id, "error": error, "msgid": msgid,
-              "status": status, "counted": int(counted)}
-    return conn.execute(_FAILED, params).rowcount == 1
+def mark_failed(conn: psycopg.Connection, run_id: str, job_id: int, error: str, msgid: str | None,
+                status: str = "failed", counted: bool = True) -> bool:
+    """Record a permanent failure (or a cancellation) now."""
+    writer = OutcomeWriter(conn)
+    writer.failed(run_id, job_id, error, msgid, status, counted)
+    return writer.flush()
 
 
 def release(conn: psycopg.Connection, run_id: str, job_ids: list[int], delay: float = 0) -> int:

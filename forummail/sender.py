@@ -172,7 +172,7 @@ class Sender:
                     self.summary.cancelled += 1
                 log.info("notification %d to %s cancelled: %s", job.id, job.recipient, reason)
             elif job.attempts >= self.settings.send_max_attempts:
-                self._fail(self.conn, job, "gave up after %d attempts; last: %s" % (job.attempts, job.last_error),
+                self._fail(None, job, "gave up after %d attempts; last: %s" % (job.attempts, job.last_error),
                            None)
             else:
                 live.append(job)
@@ -185,7 +185,7 @@ class Sender:
             raise
         except Exception as exc:  # one bad row never stops the batch
             for job in live:
-                self._fail(self.conn, job, "cannot render: %s: %s" % (type(exc).__name__, exc), None)
+                self._fail(None, job, "cannot render: %s: %s" % (type(exc).__name__, exc), None)
             return None
         from .dispatch import Item
 
@@ -199,15 +199,14 @@ class Sender:
             return "the recipient's account is no longer active"
         return ""
 
-    def _record_item(self, conn: psycopg.Connection, item: Item, result: Result) -> None:
+    def _record_item(self, writer: queue.OutcomeWriter, item: Item, result: Result) -> None:
         for job in item.jobs:
-            self._record(conn, job, result, item.out.message_id)
+            self._record(writer, job, result, item.out.message_id)
 
-    def _record(self, conn: psycopg.Connection, job: Job, result: Result, msgid: str) -> None:
+    def _record(self, writer: queue.OutcomeWriter, job: Job, result: Result, msgid: str) -> None:
         s = self.settings
         if result.outcome is Outcome.SENT:
-            if not queue.mark_sent(conn, self.run, job.id, msgid):
-                log.warning("notification %d was sent but its lease had passed to another run", job.id)
+            writer.sent(self.run, job.id, msgid)
             with self.lock:
                 self.summary.sent += 1
             log.info("notification %d sent to %s via %s %s", job.id, job.recipient, result.server, msgid)
@@ -215,7 +214,7 @@ class Sender:
         attempts = job.attempts + 1
         if result.outcome is Outcome.RETRY and attempts < s.send_max_attempts:
             delay = backoff(attempts, s.send_retry_seconds, s.send_retry_max_seconds)
-            queue.mark_retry(conn, self.run, job.id, result.detail, delay, msgid)
+            writer.retry(self.run, job.id, result.detail, delay, msgid)
             with self.lock:
                 self.summary.retry += 1
             # A dropped connection is said once, by the server-down line that
@@ -227,15 +226,18 @@ class Sender:
         detail = result.detail
         if result.outcome is Outcome.RETRY:
             detail = "gave up after %d attempts; last: %s" % (attempts, detail)
-        self._fail(conn, job, detail, msgid)
+        self._fail(writer, job, detail, msgid)
 
-    def _fail(self, conn: psycopg.Connection, job: Job, detail: str, msgid: str | None) -> None:
-        queue.mark_failed(conn, self.run, job.id, detail, msgid)
+    def _fail(self, writer: queue.OutcomeWriter | None, job: Job, detail: str, msgid: str | None) -> None:
+        """Record a permanent failure (on the main thread's connection when no writer is given)."""
+        if writer is None:
+            queue.mark_failed(self.conn, self.run, job.id, detail, msgid)
+        else:
+            writer.failed(self.run, job.id, detail, msgid)
         with self.lock:
             self.summary.failed += 1
             self.summary.failures.append("notification %d to %s: %s" % (job.id, job.recipient, detail))
         log.error("notification %d to %s failed: %s", job.id, job.recipient, detail)
-
 
 def dry_run(settings: Settings, conn: psycopg.Connection, limit: int | None,
             show: Callable[[str], None]) -> Summary:

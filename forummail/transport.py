@@ -19,7 +19,7 @@ import logging
 import smtplib
 import socket
 import ssl
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -122,6 +122,42 @@ def open_connection(server: SmtpServer) -> smtplib.SMTP:
         raise ServerDown("cannot connect to SMTP server %s: %s" % (server.name, _reason(exc))) from None
 
 
+def _rset(smtp: smtplib.SMTP) -> None:
+    try:
+        smtp.rset()
+    except smtplib.SMTPServerDisconnected:
+        pass
+
+
+def _sendmail(smtp: smtplib.SMTP, sender: str, recipients: Sequence[str], data: bytes,
+              before_data: Callable[[], object] | None) -> dict[str, tuple[int, bytes]]:
+    """``smtplib.SMTP.sendmail`` with a hook between RCPT TO and DATA; same errors."""
+    smtp.ehlo_or_helo_if_needed()
+    options = ["size=%d" % len(data)] if smtp.does_esmtp and smtp.has_extn("size") else []
+    code, answer = smtp.mail(sender, options)
+    if code != 250:
+        smtp.close() if code == 421 else _rset(smtp)
+        raise smtplib.SMTPSenderRefused(code, answer, sender)
+    refused: dict[str, tuple[int, bytes]] = {}
+    for recipient in recipients:
+        code, answer = smtp.rcpt(recipient)
+        if code not in (250, 251):
+            refused[recipient] = (code, answer)
+        if code == 421:
+            smtp.close()
+            raise smtplib.SMTPRecipientsRefused(refused)
+    if len(refused) == len(recipients):
+        _rset(smtp)
+        raise smtplib.SMTPRecipientsRefused(refused)
+    if before_data is not None:
+        before_data()
+    code, answer = smtp.data(data)
+    if code != 250:
+        smtp.close() if code == 421 else _rset(smtp)
+        raise smtplib.SMTPDataError(code, answer)
+    return refused
+
+
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, socket.timeout | TimeoutError):
         return "no answer (timed out)"
@@ -201,13 +237,17 @@ class Transport:
             return server
         raise ServerDown("; ".join(problems) or "no SMTP server is enabled")
 
-    def send(self, out: Outgoing) -> Result:
-        """Send one message on the open connection (opening it if needed)."""
+    def send(self, out: Outgoing, before_data: Callable[[], object] | None = None) -> Result:
+        """Send one message on the open connection (opening it if needed).
+
+        ``before_data`` runs after the recipients are accepted and before the
+        message is sent (the sender waits there for the previous outcome).
+        """
         server = self.open()
         smtp = self.smtp
         assert smtp is not None
         try:
-            refused = smtp.sendmail(out.sender, out.recipients, out.data)
+            refused = _sendmail(smtp, out.sender, out.recipients, out.data, before_data)
         except smtplib.SMTPRecipientsRefused as exc:
             answers = [_words(code, text) for code, text in exc.recipients.values()]
             temporary = any(400 <= code < 500 for code, _ in exc.recipients.values())

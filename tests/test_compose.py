@@ -164,3 +164,19 @@ def test_message_ids_are_unique_and_stable_per_row(tmp_path: Path) -> None:
 ])
 def test_download_url(base: str, expected: str) -> None:
     assert download_url(base, "a b.txt", "h") == expected
+
+
+def test_one_message_rendered_once_for_all_followers_unless_a_template_names_them(tmp_path: Path) -> None:
+    composer = Composer(make_settings(tmp_path))
+    bob = composer.compose(job(id=1, recipient="bob@example.com", recipient_name="Bob"))
+    cat = composer.compose(job(id=2, user_id=3, recipient="cat@example.com", recipient_name="Cat"))
+    assert bob.data.split(b"MIME-Version")[1] == cat.data.split(b"MIME-Version")[1]
+    assert parse(cat.data)["To"] == "Cat <cat@example.com>"
+    assert token.find(str(parse(cat.data)["Reply-To"])) != token.find(str(parse(bob.data)["Reply-To"]))
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "message.txt").write_text("Hello {{ recipient_name }}: {{ body }}")
+    personal = Composer(make_settings(tmp_path, opts="'templates_dir': %r" % str(mine)))
+    texts = [parse(personal.compose(job(id=i, recipient_name=name)).data).get_body(("plain",)).get_content()
+             for i, name in ((1, "Bob"), (2, "Cat"))]  # type: ignore[union-attr]
+    assert [t.split(":")[0] for t in texts] == ["Hello Bob", "Hello Cat"]

@@ -30,7 +30,7 @@ def normal(text: str) -> str:
 
 
 @settings(max_examples=300, deadline=None)
-@given(text=TEXT, html=TEXT, subject=HEADER, name=HEADER)
+@given(text=TEXT, html=TEXT, subject=HEADER, name=HEADER.map(lambda n: n[:150]))
 def test_round_trip(text: str, html: str, subject: str, name: str) -> None:
     subject, name = " ".join(subject.split()) or "x", " ".join(name.split()) or "x"
     data = mime.build([("From", mime.address(name, "a@example.com")), ("Subject", subject)], text, html)
