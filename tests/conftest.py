@@ -18,11 +18,12 @@ import psycopg
 import pytest
 
 from forummail import db as fm_db
-from tests.servers import PostgresServer, SmtpServer, free_port
+from tests.servers import DovecotServer, PostgresServer, SmtpServer, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = "memoria"
 REPLY_SECRET = "test-reply-secret-" + "x" * 16
+POP_PASSWORD = "Pop-Secret-77"
 
 
 @pytest.fixture(scope="session")
@@ -66,6 +67,13 @@ def database(pg: PostgresServer) -> Iterator[Database]:
     yield Database(pg, name)
     with psycopg.connect(**pg.conninfo(), autocommit=True) as conn:
         conn.execute("DROP DATABASE IF EXISTS %s WITH (FORCE)" % name)
+
+
+@pytest.fixture
+def pop() -> Iterator[DovecotServer]:
+    server = DovecotServer(login="replies", password=POP_PASSWORD).start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

@@ -13,11 +13,10 @@ import pytest
 
 from forummail import db as fm_db
 from forummail import queue, report
-from tests.conftest import ROOT, Env, Forum, run_script
+from tests.conftest import POP_PASSWORD, ROOT, Env, Forum, run_script
 from tests.servers import DovecotServer, SmtpServer, free_port
 
 SMTP_PASSWORD = "Smtp-Secret-42"
-POP_PASSWORD = "Pop-Secret-77"
 NEWEST = fm_db.migrations()[-1][0]
 
 
@@ -33,13 +32,6 @@ def no_secret(result: subprocess.CompletedProcess[str], *secrets: str) -> None:
 @pytest.fixture
 def auth_smtp() -> Iterator[SmtpServer]:
     server = SmtpServer(login="mailer", password=SMTP_PASSWORD).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def pop() -> Iterator[DovecotServer]:
-    server = DovecotServer(login="replies", password=POP_PASSWORD).start()
     yield server
     server.stop()
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import date, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -17,17 +16,8 @@ import pytest
 from forummail import fetch, token
 from forummail.replies import Intake
 from forummail.settings import load
-from tests.conftest import REPLY_SECRET, ROOT, Env, Forum, clean_env
+from tests.conftest import POP_PASSWORD, REPLY_SECRET, ROOT, Env, Forum, clean_env
 from tests.servers import DovecotServer, free_port
-
-POP_PASSWORD = "Pop-Secret-77"
-
-
-@pytest.fixture
-def pop() -> Iterator[DovecotServer]:
-    server = DovecotServer(login="replies", password=POP_PASSWORD).start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

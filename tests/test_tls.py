@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Env, Forum
+from tests.conftest import POP_PASSWORD, Env, Forum
 from tests.servers import DovecotServer, SmtpServer, make_ca
-from tests.test_replies import POP_PASSWORD, gmail_reply, notification_for
+from tests.test_replies import gmail_reply, notification_for
 
 
 @pytest.fixture(scope="module")
