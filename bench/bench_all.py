@@ -38,7 +38,6 @@ import cProfile
 import datetime
 import json
 import logging
-import multiprocessing as mp
 import os
 import platform
 import poplib
@@ -60,8 +59,6 @@ from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
-from multiprocessing.sharedctypes import SynchronizedArray
-from multiprocessing.synchronize import Event as EventType
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +76,7 @@ from forummail import logs  # noqa: E402
 from forummail import settings as fm_settings  # noqa: E402
 from forummail.compose import Composer  # noqa: E402
 from forummail.sender import send_notifications  # noqa: E402
-from tests.servers import DovecotServer, PostgresServer, free_port  # noqa: E402
+from tests.servers import DovecotServer, PostgresServer  # noqa: E402
 
 RESULTS = BENCH / "RESULTS.md"
 COMMAND = ".venv/bin/python bench/bench_all.py"
@@ -172,91 +169,6 @@ the rest stays:
 * **P3 is met**: peak RSS does not depend on the number of due rows (claims
   go 200 rows at a time through the partial index) nor on the number sent.
 """
-
-# --------------------------------------------------------------------------
-# The SMTP sink: its own process, counts and discards; DATA may be delayed.
-# --------------------------------------------------------------------------
-
-_COUNT, _BYTES, _FIRST, _LAST, _DELAY = range(5)
-
-
-class _SinkHandler:
-    def __init__(self, stats: SynchronizedArray[float]) -> None:
-        self.stats = stats
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        delay = self.stats[_DELAY]
-        if delay > 0:
-            import asyncio
-
-            await asyncio.sleep(delay)
-        now = time.monotonic()
-        size = len(envelope.original_content or b"")
-        with self.stats.get_lock():
-            if self.stats[_COUNT] == 0:
-                self.stats[_FIRST] = now
-            self.stats[_COUNT] += 1
-            self.stats[_BYTES] += size
-            self.stats[_LAST] = now
-        return "250 2.0.0 Ok: discarded"
-
-
-def _sink_main(port: int, stats: SynchronizedArray[float], ready: EventType, stop: EventType) -> None:
-    from aiosmtpd.controller import Controller
-
-    logging.getLogger("mail.log").setLevel(logging.WARNING)
-    controller = Controller(_SinkHandler(stats), hostname="127.0.0.1", port=port)
-    controller.start()
-    ready.set()
-    try:
-        stop.wait()
-    finally:
-        controller.stop()
-
-
-class Sink:
-    """aiosmtpd in a spawned process, with counters (and the DATA delay) shared with us."""
-
-    def __init__(self) -> None:
-        ctx = mp.get_context("spawn")
-        self.port = free_port()
-        self.stats: SynchronizedArray[float] = ctx.Array("d", 5)
-        self.ready = ctx.Event()
-        self.stop_event = ctx.Event()
-        self.process = ctx.Process(target=_sink_main, args=(self.port, self.stats, self.ready, self.stop_event),
-                                   name="bench-smtp-sink", daemon=True)
-
-    def start(self) -> Sink:
-        self.process.start()
-        if not self.ready.wait(30):
-            raise RuntimeError("the SMTP sink did not start")
-        return self
-
-    def stop(self) -> None:
-        self.stop_event.set()
-        self.process.join(10)
-        if self.process.is_alive():
-            self.process.terminate()
-            self.process.join(5)
-
-    def set_delay(self, seconds: float) -> None:
-        with self.stats.get_lock():
-            self.stats[_DELAY] = seconds
-
-    def reset(self) -> None:
-        with self.stats.get_lock():
-            for i in (_COUNT, _BYTES, _FIRST, _LAST):
-                self.stats[i] = 0.0
-
-    def snapshot(self) -> tuple[int, int, float, float]:
-        with self.stats.get_lock():
-            return (int(self.stats[_COUNT]), int(self.stats[_BYTES]), self.stats[_FIRST], self.stats[_LAST])
-
-    def wait_for(self, count: int, timeout: float = 10.0) -> None:
-        end = time.monotonic() + timeout
-        while self.snapshot()[0] < count and time.monotonic() < end:
-            time.sleep(0.01)
-
 
 # --------------------------------------------------------------------------
 # Processes: wall clock, CPU and peak RSS of each child (os.wait4).
@@ -415,7 +327,7 @@ def verdict(ok: bool) -> str:
 class Bench:
     args: argparse.Namespace
     pg: PostgresServer
-    sink: Sink
+    sink: bs.Sink
     work: Path
     confs: dict[str, Path] = field(default_factory=dict)
     prebuilt: list[bs.Prebuilt] = field(default_factory=list)
@@ -1278,7 +1190,7 @@ def main(argv: list[str] | None = None) -> int:
     load_before = " ".join("%.2f" % x for x in os.getloadavg())
     t0 = time.monotonic()
     work = Path(tempfile.mkdtemp(prefix="forummail-bench-all-"))
-    sink = Sink()
+    sink = bs.Sink()
     pg: PostgresServer | None = None
     pop: DovecotServer | None = None
     text = ""

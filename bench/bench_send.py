@@ -185,11 +185,10 @@ CPU per message, of which rendering 2,340 µs.
 """
 
 # --------------------------------------------------------------------------
-# The SMTP sink: its own process, counts and discards.
+# The SMTP sink: its own process, counts and discards; DATA may be delayed.
 # --------------------------------------------------------------------------
 
-# Shared counters: [messages, bytes, monotonic time of first DATA, of last DATA]
-_COUNT, _BYTES, _FIRST, _LAST = range(4)
+_COUNT, _BYTES, _FIRST, _LAST, _DELAY = range(5)
 
 
 class _SinkHandler:
@@ -197,6 +196,11 @@ class _SinkHandler:
         self.stats = stats
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        delay = self.stats[_DELAY]
+        if delay > 0:
+            import asyncio
+
+            await asyncio.sleep(delay)
         now = time.monotonic()
         size = len(envelope.original_content or b"")
         with self.stats.get_lock():
@@ -237,12 +241,12 @@ def children_cpu() -> float:
 
 
 class Sink:
-    """aiosmtpd in a separate process (spawned), with counters shared with us."""
+    """aiosmtpd in a spawned process, with counters (and the DATA delay) shared with us."""
 
     def __init__(self) -> None:
         ctx = mp.get_context("spawn")
         self.port = free_port()
-        self.stats: SynchronizedArray[float] = ctx.Array("d", 4)
+        self.stats: SynchronizedArray[float] = ctx.Array("d", 5)
         self.ready = ctx.Event()
         self.stop_event = ctx.Event()
         self.process = ctx.Process(target=_sink_main, args=(self.port, self.stats, self.ready, self.stop_event),
@@ -261,9 +265,13 @@ class Sink:
             self.process.terminate()
             self.process.join(5)
 
+    def set_delay(self, seconds: float) -> None:
+        with self.stats.get_lock():
+            self.stats[_DELAY] = seconds
+
     def reset(self) -> None:
         with self.stats.get_lock():
-            for i in range(4):
+            for i in (_COUNT, _BYTES, _FIRST, _LAST):
                 self.stats[i] = 0.0
 
     def cpu(self) -> float:
@@ -275,7 +283,6 @@ class Sink:
             return (int(self.stats[_COUNT]), int(self.stats[_BYTES]), self.stats[_FIRST], self.stats[_LAST])
 
     def wait_for(self, count: int, timeout: float = 10.0) -> None:
-        """The last DATA may be counted a moment after the client saw its 250."""
         end = time.monotonic() + timeout
         while self.snapshot()[0] < count and time.monotonic() < end:
             time.sleep(0.01)
