@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import socket
 import tempfile
 import time
@@ -31,8 +32,16 @@ THROTTLE_MINUTES = 60
 
 
 def _state_file(settings: Settings) -> Path:
+    """Beside the settings (a folder the administrator owns), else the temp folder.
+
+    Not a fixed name in /tmp first: another local user could plant a link
+    there and have a cron job running as root write through it.
+    """
+    folder = settings.path.parent
+    if not os.access(folder, os.W_OK):
+        folder = Path(tempfile.gettempdir())
     key = hashlib.sha256(str(settings.path).encode()).hexdigest()[:16]
-    return Path(tempfile.gettempdir()) / ("forummail-alerts-%s.json" % key)
+    return folder / (".forummail-alerts-%s.json" % key)
 
 
 def _due_without_db(settings: Settings, kind: str) -> bool:
@@ -45,7 +54,11 @@ def _due_without_db(settings: Settings, kind: str) -> bool:
         return False
     state[kind] = time.time()
     try:
-        path.write_text(json.dumps(state))
+        # A new file renamed over the old one: os.replace never follows a link.
+        fd, tmp = tempfile.mkstemp(prefix=".forummail-alerts.", dir=path.parent)
+        with os.fdopen(fd, "w") as f:
+            f.write(json.dumps(state))
+        os.replace(tmp, path)
     except OSError:
         pass
     return True

@@ -113,3 +113,14 @@ def test_progress_bar_only_on_a_terminal_and_for_long_runs() -> None:
     bar(1000)
     bar.close()
     assert "1000/1000 100%" in tty.getvalue() and tty.getvalue().startswith("\rsending [")
+
+
+def test_alerts_are_throttled_without_a_database_too(env: Env, tmp_path: Path) -> None:
+    # PostgreSQL down: the throttle lives in a file beside the settings, replaced
+    # atomically (never written through a planted link).
+    env.configure(top={"DB_PORT": 1})
+    for _ in range(2):
+        assert env.run("send_notifications.py").returncode == 75
+    assert [m.recipients for m in env.smtp.messages] == [["admin@forum.test"]]
+    state = list(env.conf.parent.glob(".forummail-alerts-*.json"))
+    assert len(state) == 1 and not state[0].is_symlink() and "database-down" in state[0].read_text()
