@@ -1014,7 +1014,8 @@ WORKER_STAGES = [
     ("wait for the next mail (`Dispatcher._next`)", "forummail/dispatch.py", "_next"),
     ("send (`Transport.send` -> smtplib)", "forummail/transport.py", "send"),
     ("record the outcome (`Sender._record_item`)", "forummail/sender.py", "_record_item"),
-    ("&nbsp;&nbsp;`queue.mark_sent` (one UPDATE round trip)", "forummail/queue.py", "mark_sent"),
+    ("&nbsp;&nbsp;`OutcomeWriter.record` (the UPDATE put on the wire)", "forummail/queue.py", "record"),
+    ("wait for the previous outcome before DATA (`OutcomeWriter.flush`)", "forummail/queue.py", "flush"),
     ("&nbsp;&nbsp;the mail_log line (`Logger.info`)", "logging/__init__.py", "info"),
 ]
 FETCH_STAGES = [

@@ -571,7 +571,8 @@ STAGES: list[tuple[str, str, str, Where | None]] = [
     ("&nbsp;&nbsp;`formatdate` (Date)", "email/utils.py", "formatdate", COMPOSE),
     ("&nbsp;&nbsp;`Composer._context`", "forummail/compose.py", "_context", COMPOSE),
     ("**send** (`Transport.send` -> `smtplib.sendmail`)", "forummail/transport.py", "send", SEND_ONE),
-    ("**record outcome** (`queue.mark_sent`, one UPDATE round trip)", "forummail/queue.py", "mark_sent", None),
+    ("**record outcome** (`OutcomeWriter.record`, the UPDATE put on the wire)", "forummail/queue.py", "record", None),
+    ("**wait for the previous outcome** (`OutcomeWriter.flush`)", "forummail/queue.py", "flush", None),
     ("**log** one line per message (`Logger.info`)", "logging/__init__.py", "info", None),
 ]
 

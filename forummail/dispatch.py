@@ -31,7 +31,7 @@ from . import queue
 from .compose import Outgoing
 from .queue import Job
 from .settings import Settings, SmtpServer
-from .transport import Outcome, Result, ServerDown, Transport
+from .transport import Result, ServerDown, Transport
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,6 @@ class Dispatcher:
         self.inflight = 0
         self.settled = threading.Condition(self.lock)
         self.threads: list[threading.Thread] = []
-        self.sent_any = False
         self.problems: list[str] = []
         self.stopping = threading.Event()
 
@@ -283,8 +282,6 @@ class Dispatcher:
                     return
                 self.record(writer, item, result)
                 self._count(-1)
-                if result.outcome is Outcome.SENT:
-                    self.sent_any = True
         except psycopg.Error as exc:
             with self.lock:
                 self.problems.append("database: %s" % exc)

@@ -316,13 +316,6 @@ class OutcomeWriter:
         self.record(_FAILED, [job_id, run_id, msgid, error, status, int(counted)], job_id)
 
 
-def mark_sent(conn: psycopg.Connection, run_id: str, job_id: int, msgid: str) -> bool:
-    """Record a 2xx now; False when this run no longer held the row."""
-    writer = OutcomeWriter(conn)
-    writer.sent(run_id, job_id, msgid)
-    return writer.flush()
-
-
 def mark_failed(conn: psycopg.Connection, run_id: str, job_id: int, error: str, msgid: str | None,
                 status: str = "failed", counted: bool = True) -> bool:
     """Record a permanent failure (or a cancellation) now."""
