@@ -1,7 +1,8 @@
 """The real-world reply corpus: every file parses, and each yields what we expect.
 
 The corpus lives outside the repository (``../shared/corpus``, or ``$FORUMMAIL_CORPUS``)
-and is read at test time only; these tests skip where it is absent.  For each file the
+and is read at test time only; where it is absent these tests are reported as skipped,
+with one reason (see ``tests/corpus.py``), and CI fails instead.  For each file the
 expectation below was written from reading the file: the exact new text where it is
 short, else its first and last lines, plus phrases of the quoted original that must not
 survive.  Where upstream projects state expectations we follow them, except where this
@@ -11,7 +12,6 @@ project's rules differ (signatures and "Sent from my iPhone" are cut: talon's
 
 from __future__ import annotations
 
-import os
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,18 +24,10 @@ from forummail.extract import extract_reply
 from forummail.html2text import html_to_text, strip_html_quote
 from forummail.parse import parse_message
 from forummail.trim import trim_reply
+from tests import corpus
+from tests.corpus import CORPUS
 
-CORPUS = Path(os.environ.get("FORUMMAIL_CORPUS") or Path(__file__).resolve().parents[2] / "shared" / "corpus")
-SUFFIXES = (".eml", ".txt", ".html")
-
-
-def _corpus_files() -> list[str]:
-    if not CORPUS.is_dir():
-        return []
-    return sorted(str(p.relative_to(CORPUS)) for p in CORPUS.rglob("*") if p.suffix in SUFFIXES and p.is_file())
-
-
-FILES = _corpus_files()
+FILES = corpus.files()
 
 
 @dataclass(frozen=True)
@@ -320,15 +312,20 @@ def _yield(rel: str) -> str:
     return trim_reply(_read_text(path)).text
 
 
+# Every file we know of, present or not: without the corpus each shows up as
+# skipped (never silently missing), and a new corpus file is tested too.
+KNOWN = sorted(set(EXPECTED) | set(FILES))
+
+
 def test_corpus_present() -> None:
-    if not CORPUS.is_dir():
-        pytest.skip("corpus not found at %s" % CORPUS)
+    corpus.need()
     assert FILES, "the corpus folder has no .eml, .txt or .html file"
 
 
-@pytest.mark.parametrize("rel", FILES)
+@pytest.mark.parametrize("rel", KNOWN)
 def test_every_file_goes_through(rel: str) -> None:
     """Parsing, converting and trimming never crash, and the result is tidy."""
+    corpus.need(rel)
     path = CORPUS / rel
     if path.suffix == ".eml":
         mail = parse_message(path.read_bytes())
@@ -338,11 +335,11 @@ def test_every_file_goes_through(rel: str) -> None:
     assert all(line == line.rstrip() for line in result.split("\n"))
 
 
-@pytest.mark.parametrize("rel", FILES)
+@pytest.mark.parametrize("rel", KNOWN)
 def test_expected_yield(rel: str) -> None:
+    corpus.need(rel)
     expect = EXPECTED.get(rel)
-    if expect is None:
-        pytest.skip("no expectation written for %s" % rel)
+    assert expect is not None, "no expectation written for %s: read the file and add one to EXPECTED" % rel
     result = _yield(rel)
     if expect.text is not None:
         assert result == expect.text
@@ -358,16 +355,14 @@ def test_expected_yield(rel: str) -> None:
 
 
 def test_every_expectation_has_its_file() -> None:
-    if not CORPUS.is_dir():
-        pytest.skip("corpus not found at %s" % CORPUS)
+    corpus.need()
     assert sorted(set(EXPECTED) - set(FILES)) == []
 
 
 def test_talon_reply_texts_differ_only_by_signature() -> None:
     """talon keeps "Sent from my iPhone" and the Sparrow signature; we cut them, nothing else."""
+    corpus.need("talon-replies")
     folder = CORPUS / "talon-replies"
-    if not folder.is_dir():
-        pytest.skip("talon replies not in the corpus")
     for name in ("iphone", "sparrow"):
         theirs = _read_text(folder / (name + "_reply_text")).strip()
         ours = _yield("talon-replies/%s.eml" % name)
@@ -396,11 +391,17 @@ def _mangle(data: bytes, seed: int, how: int) -> bytes:
     return data.replace(b"\n", rng.choice([b"\r", b"\r\r\n", b"\n\n"])).replace(b"--", b"-", rng.randrange(5))
 
 
-@pytest.mark.skipif(not EML_FILES, reason="corpus not found")
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(index=st.integers(min_value=0), seed=st.integers(), how=st.integers(min_value=0, max_value=3))
-def test_mangled_corpus_messages_never_raise(index: int, seed: int, how: int) -> None:
-    data = _mangle((CORPUS / EML_FILES[index % len(EML_FILES)]).read_bytes(), seed, how)
-    mail = parse_message(data)
-    assert isinstance(mail.text, str)
-    assert isinstance(extract_reply(data, "-- Write your reply above this line --", ["replies+x@example.com"]), str)
+def test_mangled_corpus_messages_never_raise() -> None:
+    corpus.need()
+    assert EML_FILES, "the corpus has no .eml file"
+
+    @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(index=st.integers(min_value=0), seed=st.integers(), how=st.integers(min_value=0, max_value=3))
+    def mangled(index: int, seed: int, how: int) -> None:
+        data = _mangle((CORPUS / EML_FILES[index % len(EML_FILES)]).read_bytes(), seed, how)
+        mail = parse_message(data)
+        assert isinstance(mail.text, str)
+        assert isinstance(extract_reply(data, "-- Write your reply above this line --", ["replies+x@example.com"]),
+                          str)
+
+    mangled()

@@ -19,8 +19,7 @@ from pathlib import Path
 from hypothesis import strategies as st
 
 from forummail import token
-
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus"
+from tests.corpus import CORPUS
 
 # Marks of automatic mail, as the first header line.
 AUTO_MARKS = (
@@ -152,6 +151,13 @@ def hostile_messages(draw: st.DrawFn, world: World) -> tuple[bytes, bool]:
     if automatic:
         lines.append(draw(st.sampled_from(AUTO_MARKS)))
     values = header_values(world)
+    if draw(st.integers(0, 3)) == 0:
+        # A member's reply to their own reply address, the rest hostile: without it
+        # the posting path is reached only through the (optional) corpus.
+        user = draw(st.sampled_from(sorted(world.users)))
+        tok = token.make(world.secret, user, world.task, date.today() + timedelta(days=30))
+        lines += [b"From: Member <" + world.users[user].encode() + b">",
+                  b"To: %s+%s@%s" % (world.replier.encode(), tok.encode(), world.domain.encode())]
     for name in draw(st.lists(st.sampled_from(HEADER_NAMES), max_size=14)):
         lines.append(name.encode() + b": " + draw(values))
     if draw(st.booleans()):
