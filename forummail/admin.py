@@ -23,6 +23,7 @@ import psycopg
 from . import db, mime, queue, report
 from .compose import header_text
 from .errors import ItemError, TemporaryFailure, UsageError
+from .logs import escape
 from .settings import Settings
 from .transport import Transport, send_with_answer
 
@@ -126,7 +127,7 @@ def _test_message(settings: Settings, address: str, server: str, msgid: str) -> 
 
 def _recipient(value: Any) -> str:
     # enqueue_email() with an empty recipient means the administrators.
-    return str(value) if value else "(MAIL_ADMIN)"
+    return escape(str(value)) if value else "(MAIL_ADMIN)"
 
 
 def queue_summary(settings: Settings) -> str:

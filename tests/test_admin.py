@@ -521,5 +521,5 @@ def test_ages_and_tables_for_people() -> None:
     assert [report.age(s) for s in (0, 59, 60, 3600, 3 * 3600 + 12 * 60, 86400, 2 * 86400 + 3 * 3600)] == [
         "0 s", "59 s", "1 min", "1 h", "3 h 12 min", "1 d", "2 d 3 h"]
     assert report.table(["id", "recipient", "last error"], [[7, "bob@example.com", None], [12, "a@b.c", "550\nno"]]) \
-        == "id  recipient        last error\n 7  bob@example.com  -\n12  a@b.c            550 no"
+        == "id  recipient        last error\n 7  bob@example.com  -\n12  a@b.c            550\\nno"
     assert report.one_line("x" * 50, 10) == "xxxxxxx..."
