@@ -34,6 +34,10 @@ from .logs import escape
 class InvalidAddress(ValueError):
     """An address that must not reach an SMTP server; the text says which and why."""
 
+    def __init__(self, text: str, reason: str = "") -> None:
+        super().__init__(text)
+        self.reason = reason or text  # what is wrong, without the address
+
 
 @dataclass(frozen=True)
 class Mailbox:
@@ -59,14 +63,18 @@ def describe(address: str) -> str:
 
 
 def mailbox(address: str) -> Mailbox:
-    """The wire form of ``address``, or :class:`InvalidAddress` naming it and what is wrong."""
-    return _mailbox(address)
+    """The wire form of ``address``, or :class:`InvalidAddress` naming it and what is wrong.
+
+    Spaces around it are forgiven (a form's typing slip); any other
+    whitespace, a line break above all, makes it invalid.
+    """
+    return _mailbox(address.strip(" "))
 
 
 def problem(address: str) -> str:
     """What is wrong with ``address``; empty when it is a valid mailbox."""
     try:
-        _mailbox(address)
+        mailbox(address)
     except InvalidAddress as exc:
         return str(exc)
     return ""
@@ -100,7 +108,7 @@ def _validated(address: str) -> Mailbox:
             allow_display_name=False,
         )
     except validator.EmailNotValidError as exc:
-        raise InvalidAddress("%s is not a valid email address: %s" % (describe(address), exc)) from None
+        raise InvalidAddress("%s is not a valid email address: %s" % (describe(address), exc), str(exc)) from None
     return Mailbox("%s@%s" % (found.local_part, found.ascii_domain), bool(found.smtputf8))
 
 

@@ -66,7 +66,7 @@ def test_the_fast_path_agrees_with_email_validator(address: str) -> None:
     # what email-validator refuses, nor give another form.
     if addresses._PLAIN.fullmatch(address) is None:
         return
-    fast = addresses._mailbox.__wrapped__(address)  # type: ignore[attr-defined]
+    fast = addresses._mailbox.__wrapped__(address)
     try:
         slow = addresses._validated(address)
     except InvalidAddress:
@@ -79,7 +79,7 @@ def test_the_fast_path_agrees_with_email_validator(address: str) -> None:
 def test_the_fast_path_agrees_on_address_shaped_text(address: str) -> None:
     fast: Mailbox | None
     try:
-        fast = addresses._mailbox.__wrapped__(address)  # type: ignore[attr-defined]
+        fast = addresses._mailbox.__wrapped__(address)
     except InvalidAddress:
         fast = None
     try:

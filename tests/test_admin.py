@@ -254,7 +254,7 @@ def test_test_email_wrong_password_exits_75_without_the_password(env: Env, auth_
 def test_test_email_bad_address_exits_2(env: Env) -> None:
     result = manage(env, "test-email", "ann at example.com")
     assert result.returncode == 2
-    assert "'ann at example.com' is not an email address" in result.stderr
+    assert "<ann at example.com> is not a valid email address: An email address must have an @-sign." in result.stderr
     assert env.smtp.messages == []
 
 
