@@ -8,7 +8,6 @@ Errors are raised as the exceptions of :mod:`forummail.errors`, so that
 
 from __future__ import annotations
 
-import re
 import smtplib
 import socket
 from collections.abc import Callable, Iterator
@@ -21,13 +20,13 @@ from typing import Any
 import psycopg
 
 from . import db, mime, queue, report
+from .addresses import InvalidAddress, mailbox
 from .compose import header_text
 from .errors import ItemError, TemporaryFailure, UsageError
+from .logs import escape
 from .settings import Settings
-from .transport import Transport, send_with_answer
+from .transport import Transport, send_with_answer, utf8_refusal
 
-# A plain address: one @, no spaces, no line breaks (it goes into RCPT TO).
-_ADDRESS = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 SUMMARY_ROWS = 5
 
 
@@ -72,19 +71,24 @@ def send_test_email(settings: Settings, address: str, say: Callable[[str], None]
     Exit codes through the exceptions: unreachable (or a 4xx) 75, a 5xx
     refusal 1.  DEBUG does not divert it: the administrator named the address.
     """
-    address = address.strip()
-    if not _ADDRESS.match(address):
-        raise UsageError("%r is not an email address" % address)
+    try:
+        box = mailbox(address.strip())
+    except InvalidAddress as exc:
+        raise UsageError(str(exc)) from None
+    address = box.address
     if settings.debug:
         say("DEBUG is on: notifications go to MAIL_ADMIN, but this test goes to %s as asked" % address)
     transport = Transport(settings.smtp_servers)
     server = transport.open()  # ServerDown (75) when no server can be used
     try:
         msgid = make_msgid("test", domain=settings.domain)
-        data = _test_message(settings, address, server.name, msgid)
+        data = _test_message(settings, address, server.name, msgid, box.smtputf8)
         assert transport.smtp is not None
+        refusal = utf8_refusal(transport.smtp, server.name, [address])
+        if refusal:
+            raise ItemError(refusal)
         try:
-            code, answer = send_with_answer(transport.smtp, settings.mail_from_addr, [address], data)
+            code, answer = send_with_answer(transport.smtp, settings.mail_from_addr, [address], data, box.smtputf8)
         except (OSError, smtplib.SMTPException) as exc:
             transport.drop()
             raise TemporaryFailure("SMTP server %s: the connection was lost before it answered: %s"
@@ -101,7 +105,7 @@ def send_test_email(settings: Settings, address: str, say: Callable[[str], None]
         server.name, address, answer, msgid)
 
 
-def _test_message(settings: Settings, address: str, server: str, msgid: str) -> bytes:
+def _test_message(settings: Settings, address: str, server: str, msgid: str, utf8: bool) -> bytes:
     host = header_text(socket.gethostname(), 100) or "localhost"
     now = datetime.now().astimezone()
     headers = [
@@ -119,14 +123,14 @@ def _test_message(settings: Settings, address: str, server: str, msgid: str) -> 
             "at %s through SMTP server %s.\n\n"
             "If you can read it, notifications can reach %s. Nothing else to do.\n"
             % (host, report.when(now), server, address))
-    return mime.build(headers, text)
+    return mime.build(headers, text, utf8=utf8)
 
 
 # --- queue -----------------------------------------------------------------
 
 def _recipient(value: Any) -> str:
     # enqueue_email() with an empty recipient means the administrators.
-    return str(value) if value else "(MAIL_ADMIN)"
+    return escape(str(value)) if value else "(MAIL_ADMIN)"
 
 
 def queue_summary(settings: Settings) -> str:

@@ -12,6 +12,11 @@ Templates come from ``OPTS['templates_dir']`` first, then the shipped
 * ``Auto-Submitted``/``X-Auto-Response-Suppress``: no auto-responder answers;
 * ``X-Notification-Type``: the kind.
 
+Every address is checked and written in its wire form (:mod:`forummail.addresses`):
+an invalid one raises ``InvalidAddress`` (the row fails, nothing is sent); an
+internationalised domain goes as IDNA; a non-ASCII local part makes the mail
+one for SMTPUTF8 only (``Outgoing.smtputf8``), with UTF-8 address headers.
+
 Any value that ends up in a header has its control characters (CR, LF,
 TAB, ...) folded to spaces first: a user's name or a subject can never
 start a header of its own.
@@ -31,6 +36,7 @@ from urllib.parse import quote, urlencode
 
 from . import mime
 from . import token as reply_token
+from .addresses import InvalidAddress, Mailbox, mailbox
 from .errors import ConfigError
 from .queue import Job
 from .settings import Settings
@@ -80,6 +86,7 @@ class Outgoing:
     recipients: list[str]
     message_id: str
     reply_token: str | None
+    smtputf8: bool = False  # a non-ASCII local part: only a server offering SMTPUTF8 may take it
 
 
 class Composer:
@@ -210,22 +217,28 @@ class Composer:
         s = self.settings
         subject = header_text(subject, 900)
         # A universe may send from its own address and name.
-        from_addr = header_text(job.universe_from_addr) if job.universe_from_addr else s.mail_from_addr
+        sender = self._universe_sender(job.universe_from_addr) if job.universe_from_addr else None
+        from_addr = sender.address if sender else s.mail_from_addr
         default_name = header_text(job.universe_from_name, NAME_LIMIT) if job.universe_from_name else s.mail_from_name
         h: list[tuple[str, str]] = [("From", mime.address(from_name or default_name, from_addr))]
         # An empty recipient is system mail for the administrators (enqueue_email).
-        recipients = [job.recipient] if job.recipient else list(s.mail_admin)
+        # Checked in DEBUG too: DEBUG rehearses what the real run would do.
+        recipient = self._recipient(job.recipient) if job.recipient else None
+        recipients = [recipient.address] if recipient else list(s.mail_admin)
         if not recipients:
             raise ValueError("no recipient, and MAIL_ADMIN is empty")
+        utf8 = bool(sender and sender.smtputf8)
         if s.debug:
             # The original's DEBUG: everything to MAIL_ADMIN, marked for whom it was.
             recipients = list(s.mail_admin)
             h.append(("To", ", ".join(recipients)))
             h.append(("X-Intended-Recipient", header_text(job.recipient)))
             subject = "[DEBUG for %s] %s" % (header_text(job.recipient), subject)
+        elif recipient:
+            utf8 = utf8 or recipient.smtputf8
+            h.append(("To", mime.address(header_text(job.recipient_name, NAME_LIMIT), recipient.address)))
         else:
-            h.append(("To", mime.address(header_text(job.recipient_name, NAME_LIMIT), job.recipient) if job.recipient
-                      else ", ".join(recipients)))
+            h.append(("To", ", ".join(recipients)))
         h += [("Subject", subject), ("Date", formatdate(localtime=True)), ("Message-ID", msgid)]
         if roots:
             refs = " ".join("<task.%d@%s>" % (r, s.domain) for r in roots)
@@ -235,8 +248,23 @@ class Composer:
                                                reply_token.reply_address(s.replier_from_addr, token))))
         h += [("Auto-Submitted", "auto-generated"), ("X-Auto-Response-Suppress", "All"),
               ("X-Notification-Type", header_text(kind or job.kind, 64))]
-        return Outgoing(job_id=job.id, data=mime.assemble(h, mime_body), sender=from_addr,
-                        recipients=recipients, message_id=msgid, reply_token=token)
+        return Outgoing(job_id=job.id, data=mime.assemble(h, mime_body, utf8), sender=from_addr,
+                        recipients=recipients, message_id=msgid, reply_token=token, smtputf8=utf8)
+
+    @staticmethod
+    def _recipient(address: str) -> Mailbox:
+        try:
+            return mailbox(address)
+        except InvalidAddress as exc:
+            raise InvalidAddress("recipient %s; not sent" % exc, exc.reason) from None
+
+    @staticmethod
+    def _universe_sender(address: str) -> Mailbox:
+        try:
+            return mailbox(address)
+        except InvalidAddress as exc:
+            raise InvalidAddress("the universe's sender address %s; not sent (fix universes.mail_from_addr)"
+                                 % exc, exc.reason) from None
 
     def message_id(self, job_id: int, token: str | None) -> str:
         """The same id for every attempt at one row, so that a duplicate sent

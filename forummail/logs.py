@@ -8,11 +8,47 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 from collections.abc import Iterable
 
 FORMAT_FILE = "%(asctime)s %(name)s[%(process)d] %(levelname)s %(message)s"
 FORMAT_STDERR = "%(prog)s: %(levelname)s: %(message)s"
+
+
+# What would break a line or fool a terminal: C0 and C1 controls, DEL, the
+# Unicode line and paragraph separators, bidirectional overrides, and lone
+# surrogates (which cannot even be written as UTF-8).
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_NAMED = {"\r": "\\r", "\n": "\\n", "\t": "\\t"}
+
+
+def _escape_one(match: re.Match[str]) -> str:
+    char = match[0]
+    return _NAMED.get(char) or ("\\x%02x" % ord(char) if ord(char) < 0x100 else "\\u%04x" % ord(char))
+
+
+def escape(text: str) -> str:
+    """``text`` as one printable line: control characters written as escapes (CR LF as ``\\r\\n``).
+
+    The one rule for data (an address, a subject, a server's words) shown in a
+    log or in ``manage.py`` output: one event per line, and nothing that
+    reaches a terminal or a mail from cron can fake a line of its own.
+    """
+    if not _UNPRINTABLE.search(text):
+        return text
+    return _UNPRINTABLE.sub(_escape_one, text)
+
+
+class OneLine(logging.Filter):
+    """Escape control characters in every log message (tracebacks stay as they are)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        escaped = escape(message)
+        if escaped != message:
+            record.msg, record.args = escaped, None
+        return True
 
 
 class RedactSecrets(logging.Filter):
@@ -84,11 +120,13 @@ def setup(prog: str, verbose: bool = False, log_file: str = "", secrets: Iterabl
     for handler in list(root.handlers):
         root.removeHandler(handler)
     masker = RedactSecrets(secrets)
+    one_line = OneLine()
     stderr = logging.StreamHandler(sys.stderr)
     stderr.setLevel(logging.INFO if verbose else logging.WARNING)
     stderr.setFormatter(logging.Formatter(FORMAT_STDERR))
     stderr.addFilter(_ProgFilter(prog))
     stderr.addFilter(masker)
+    stderr.addFilter(one_line)
     stderr.addFilter(_NotFileOnly())
     root.addHandler(stderr)
     root.setLevel(logging.INFO)
@@ -96,4 +134,5 @@ def setup(prog: str, verbose: bool = False, log_file: str = "", secrets: Iterabl
         handler = logging.FileHandler(os.path.expanduser(log_file), encoding="utf-8")
         handler.setFormatter(logging.Formatter(FORMAT_FILE, "%Y-%m-%dT%H:%M:%S%z"))
         handler.addFilter(masker)
+        handler.addFilter(one_line)
         root.addHandler(handler)

@@ -26,12 +26,19 @@ CRLF = b"\r\n"
 ADDRESS_HEADERS = frozenset({"from", "to", "cc", "reply-to", "sender"})
 
 
-def header(name: str, value: str) -> bytes:
-    """One header line (folded as needed), CRLF-terminated."""
+def header(name: str, value: str, utf8: bool = False) -> bytes:
+    """One header line (folded as needed), CRLF-terminated.
+
+    ``utf8``: the message goes with SMTPUTF8, so an address may have a
+    non-ASCII local part, written as UTF-8 (RFC 6532 section 3.2).  Without
+    it such an address is a bug upstream (UnicodeEncodeError), never 8-bit
+    bytes sent to a server that did not agree to them.
+    """
     line = "%s: %s" % (name, value)
     if name.lower() in ADDRESS_HEADERS:
-        return line.replace(", ", ",\r\n ").encode("ascii") + CRLF if len(line) > 78 \
-            else line.encode("ascii") + CRLF
+        encoding = "utf-8" if utf8 else "ascii"
+        return line.replace(", ", ",\r\n ").encode(encoding) + CRLF if len(line) > 78 \
+            else line.encode(encoding) + CRLF
     looks_encoded = "=?" in value
     if value.isascii() and len(line) <= 78 and not looks_encoded:
         return line.encode("ascii") + CRLF
@@ -89,6 +96,10 @@ def address(name: str, addr: str) -> str:
         if len(raw) <= 600:
             return "=?utf-8?b?%s?= <%s>" % (binascii.b2a_base64(raw, newline=False).decode("ascii"), addr)
         return "%s <%s>" % (encoded_words(name), addr)
+    if not addr.isascii():
+        # A UTF-8 local part (SMTPUTF8): formataddr() refuses it, but still
+        # quotes the name for us.
+        return formataddr((name, "_@_"))[: -len(" <_@_>")] + " <%s>" % addr
     return formataddr((name, addr))
 
 
@@ -141,11 +152,11 @@ def body(text: str, html: str | None = None, attachment: tuple[str, bytes] | Non
 
 
 def build(headers: list[tuple[str, str]], text: str, html: str | None = None,
-          attachment: tuple[str, bytes] | None = None) -> bytes:
+          attachment: tuple[str, bytes] | None = None, utf8: bool = False) -> bytes:
     """The whole message: headers, then text (and HTML alternative, and one attachment)."""
-    return assemble(headers, body(text, html, attachment))
+    return assemble(headers, body(text, html, attachment), utf8)
 
 
-def assemble(headers: list[tuple[str, str]], mime_body: bytes) -> bytes:
-    """Headers in front of a ``body()``."""
-    return b"".join(header(name, value) for name, value in headers) + mime_body
+def assemble(headers: list[tuple[str, str]], mime_body: bytes, utf8: bool = False) -> bytes:
+    """Headers in front of a ``body()`` (``utf8``: see :func:`header`)."""
+    return b"".join(header(name, value, utf8) for name, value in headers) + mime_body

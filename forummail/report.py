@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from .logs import redact
+from .logs import escape, redact
 
 
 def when(value: datetime | None) -> str:
@@ -36,10 +36,14 @@ def age(seconds: float) -> str:
 
 
 def one_line(value: object, limit: int = 0) -> str:
-    """Any value as one line of text (``-`` for none), cut to ``limit`` characters with an ellipsis."""
+    """Any value as one line of text (``-`` for none), cut to ``limit`` characters with an ellipsis.
+
+    Control characters are shown escaped (``\\r\\n``), not folded away: an
+    address with a line break in it must look like what it is.
+    """
     if value is None or value == "":
         return "-"
-    text = re.sub(r"\s+", " ", str(value)).strip()
+    text = re.sub(r"\s+", " ", escape(str(value))).strip()
     if limit and len(text) > limit:
         text = text[: limit - 3] + "..."
     return text

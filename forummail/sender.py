@@ -22,7 +22,9 @@ from typing import TYPE_CHECKING
 import psycopg
 
 from . import db, queue
+from .addresses import InvalidAddress
 from .errors import ConfigError, MailerError, TemporaryFailure
+from .logs import escape
 from .queue import Job
 from .settings import Settings
 from .transport import Outcome, Result, ServerDown
@@ -183,6 +185,12 @@ class Sender:
             out = self.composer.compose_digest(live) if digest else self.composer.compose(live[0])
         except ConfigError:  # a broken template would fail every row: stop instead
             raise
+        except InvalidAddress as exc:
+            # The host's data: no server could ever take it, so at once and
+            # for good, and no SMTP command is sent for it.
+            for job in live:
+                self._fail(None, job, str(exc), None)
+            return None
         except Exception as exc:  # one bad row never stops the batch
             for job in live:
                 self._fail(None, job, "cannot render: %s: %s" % (type(exc).__name__, exc), None)
@@ -236,7 +244,7 @@ class Sender:
             writer.failed(self.run, job.id, detail, msgid)
         with self.lock:
             self.summary.failed += 1
-            self.summary.failures.append("notification %d to %s: %s" % (job.id, job.recipient, detail))
+            self.summary.failures.append("notification %d to %s: %s" % (job.id, escape(job.recipient), detail))
         log.error("notification %d to %s failed: %s", job.id, job.recipient, detail)
 
 def dry_run(settings: Settings, conn: psycopg.Connection, limit: int | None,
@@ -249,7 +257,11 @@ def dry_run(settings: Settings, conn: psycopg.Connection, limit: int | None,
     jobs = queue.peek(conn, limit or settings.send_batch_size)
     summary = Summary()
     for job in jobs:
-        out = composer.compose(job)
+        try:
+            out = composer.compose(job)
+        except InvalidAddress as exc:
+            show("would fail notification %d (%s): %s" % (job.id, job.kind, exc))
+            continue
         summary.would_send += 1
         show("would send notification %d (%s) to %s:" % (job.id, job.kind, ", ".join(out.recipients)))
         show(out.data.decode("utf-8", "replace").replace("\r\n", "\n"))

@@ -24,6 +24,7 @@ from typing import Any
 
 from dotenv import dotenv_values
 
+from . import addresses
 from .errors import ConfigError
 
 CONF_ENV = "CRON_CONF"
@@ -298,10 +299,21 @@ class _Checker:
                 self.problems.append("%s is empty: set it to an address like 'Forum <noreply@example.com>'" % label)
             return "", ""
         name, addr = parseaddr(value)
-        if "@" not in addr or addr.startswith("@") or addr.endswith("@") or " " in addr:
-            self.problems.append("%s is not an email address: %r" % (label, value))
-            return "", ""
-        return name, addr
+        addr = self.mailbox(label, addr or value)
+        return (name, addr) if addr else ("", "")
+
+    def mailbox(self, label: str, addr: str) -> str:
+        """The wire form of an address of ours, or "" and a problem (see forummail.addresses)."""
+        try:
+            box = addresses.mailbox(addr)
+        except addresses.InvalidAddress as exc:
+            self.problems.append("%s is not an email address: %s (%s)" % (label, addresses.describe(addr), exc.reason))
+            return ""
+        if box.smtputf8:  # it would be on every mail: no server without SMTPUTF8 could send any
+            self.problems.append("%s: %s has a non-ASCII local part: use an ASCII address" % (
+                label, addresses.describe(addr)))
+            return ""
+        return box.address
 
 
 def _host_port(text: str) -> tuple[str, int | None]:
@@ -330,9 +342,10 @@ def validate(module: ModuleType, path: Path, environ: dict[str, str] | None = No
     )
     admin_text = c.string("MAIL_ADMIN", c.top("MAIL_ADMIN", ""))
     admins = tuple(a for _, a in getaddresses([admin_text]) if a)
-    if admin_text and (not admins or any("@" not in a for a in admins)):
+    if admin_text and not admins:
         c.problems.append("MAIL_ADMIN is not a list of email addresses: %r" % admin_text)
-        admins = ()
+    wire = tuple(c.mailbox("MAIL_ADMIN", a) for a in admins)
+    admins = wire if all(wire) else ()
     if debug and not admins and not mail_disable:
         c.problems.append("DEBUG is True but MAIL_ADMIN is empty: in DEBUG every mail goes to MAIL_ADMIN")
 

@@ -129,11 +129,38 @@ def _rset(smtp: smtplib.SMTP) -> None:
         pass
 
 
+def utf8_refusal(smtp: smtplib.SMTP, server: str, addresses: Sequence[str]) -> str:
+    """Why this server cannot take mail for these addresses; empty when it can.
+
+    A non-ASCII local part may only be given to a server that offers
+    SMTPUTF8 in its EHLO (RFC 6531 section 3.4); any other would refuse it,
+    or worse, mangle it.  Said before any command of the transaction.
+    """
+    wide = [a for a in addresses if not a.isascii()]
+    if not wide or smtp.has_extn("smtputf8"):
+        return ""
+    return ("%s has a non-ASCII local part and SMTP server %s does not offer SMTPUTF8 (RFC 6531): "
+            "it cannot be sent there" % (", ".join("<%s>" % a for a in wide), server))
+
+
+def mail_options(smtp: smtplib.SMTP, data: bytes, smtputf8: bool) -> list[str]:
+    """The MAIL FROM parameters for ``data``."""
+    options = ["size=%d" % len(data)] if smtp.does_esmtp and smtp.has_extn("size") else []
+    if smtputf8:
+        # RFC 6531 section 3.4: SMTPUTF8 on MAIL FROM for a UTF-8 envelope or
+        # header; the headers are 8-bit, hence BODY=8BITMIME (RFC 6152), which
+        # a server offering SMTPUTF8 must support (RFC 6531 section 3.1).
+        options.append("SMTPUTF8")
+        if smtp.has_extn("8bitmime"):
+            options.append("BODY=8BITMIME")
+    return options
+
+
 def _sendmail(smtp: smtplib.SMTP, sender: str, recipients: Sequence[str], data: bytes,
-              before_data: Callable[[], object] | None) -> dict[str, tuple[int, bytes]]:
+              before_data: Callable[[], object] | None, smtputf8: bool = False) -> dict[str, tuple[int, bytes]]:
     """``smtplib.SMTP.sendmail`` with a hook between RCPT TO and DATA; same errors."""
     smtp.ehlo_or_helo_if_needed()
-    options = ["size=%d" % len(data)] if smtp.does_esmtp and smtp.has_extn("size") else []
+    options = mail_options(smtp, data, smtputf8)
     code, answer = smtp.mail(sender, options)
     if code != 250:
         smtp.close() if code == 421 else _rset(smtp)
@@ -174,7 +201,7 @@ def _close(smtp: smtplib.SMTP | None) -> None:
 
 
 def send_with_answer(smtp: smtplib.SMTP, sender: str, recipients: Sequence[str],
-                     data: bytes) -> tuple[int, str]:
+                     data: bytes, smtputf8: bool = False) -> tuple[int, str]:
     """Send one message; return the server's final answer as (code, its words).
 
     The final answer is the reply to the end of DATA, which names the queue
@@ -184,7 +211,7 @@ def send_with_answer(smtp: smtplib.SMTP, sender: str, recipients: Sequence[str],
     (prefixed with what was refused) and the transaction is reset.  A
     dropped connection raises, as with ``sendmail()``.
     """
-    code, text = smtp.mail(sender)
+    code, text = smtp.mail(sender, mail_options(smtp, data, smtputf8))
     if not 200 <= code < 300:
         _reset(smtp, code)
         return code, "MAIL FROM <%s> refused: %s" % (sender, _words(code, text))
@@ -246,8 +273,12 @@ class Transport:
         server = self.open()
         smtp = self.smtp
         assert smtp is not None
+        if out.smtputf8:
+            refusal = utf8_refusal(smtp, server.name, [out.sender, *out.recipients])
+            if refusal:
+                return Result(Outcome.FAILED, refusal, server.name)
         try:
-            refused = _sendmail(smtp, out.sender, out.recipients, out.data, before_data)
+            refused = _sendmail(smtp, out.sender, out.recipients, out.data, before_data, out.smtputf8)
         except smtplib.SMTPRecipientsRefused as exc:
             answers = [_words(code, text) for code, text in exc.recipients.values()]
             temporary = any(400 <= code < 500 for code, _ in exc.recipients.values())

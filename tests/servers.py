@@ -89,6 +89,7 @@ class Received:
     recipients: list[str]
     data: bytes
     peer: str = ""  # the client's address:port: one per connection
+    mail_options: list[str] = field(default_factory=list)  # MAIL FROM parameters (SIZE=, SMTPUTF8, ...)
 
 
 @dataclass
@@ -108,8 +109,10 @@ class _Handler:
         self.lock = threading.Lock()
         self.active = 0
         self.max_active = 0  # most messages in DATA at the same moment
+        self.commands: list[str] = []  # every MAIL and RCPT the server was given, as "MAIL addr"
 
     async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+        self.commands.append("MAIL %s" % address)
         if self.behaviour.mail_from:
             return self.behaviour.mail_from.popleft()
         envelope.mail_from = address
@@ -117,6 +120,7 @@ class _Handler:
         return "250 OK"
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+        self.commands.append("RCPT %s" % address)
         rule = self.behaviour.rcpt.get(address.lower())
         if rule:
             return rule
@@ -143,7 +147,7 @@ class _Handler:
                 return reply
         with self.lock:
             self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content,
-                                          "%s:%s" % tuple(session.peer[:2])))
+                                          "%s:%s" % tuple(session.peer[:2]), list(envelope.mail_options)))
             n = len(self.received)
         return "250 2.0.0 Ok: queued as Q%06d" % n
 
@@ -170,7 +174,7 @@ class SmtpServer:
     """aiosmtpd on 127.0.0.1 keeping what it receives; optional AUTH, STARTTLS or implicit TLS."""
 
     def __init__(self, login: str = "", password: str = "", tls: str = "",
-                 cert: tuple[Path, Path] | None = None) -> None:
+                 cert: tuple[Path, Path] | None = None, smtputf8: bool = True) -> None:
         self.port = free_port()
         self.behaviour = SmtpBehaviour()
         self.received: list[Received] = []
@@ -191,6 +195,8 @@ class SmtpServer:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             context.load_cert_chain(str(cert[0]), str(cert[1]))
             kwargs["ssl_context" if tls == "ssl" else "tls_context"] = context
+        if not smtputf8:  # a server without SMTPUTF8 (RFC 6531) in its EHLO; aiosmtpd offers it by default
+            kwargs["enable_SMTPUTF8"] = False
         self.handler = _Handler(self.behaviour, self.received)
         self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port, **kwargs)
 
