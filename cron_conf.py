@@ -4,6 +4,9 @@
 # MAIL_PSSWD, DB_PSWD, REPLIER_POP_PSSWD and REPLY_TOKEN_SECRET in a file
 # named .env beside this one (KEY=value lines, chmod 600) or in the
 # environment; the environment wins over .env, and both win over this file.
+# Every OPTS key must be one documented below (an unknown key stops every run
+# with exit 78, naming it); keys of the original product's other tools,
+# starting with sync_ or ldap_, are accepted and ignored.
 # Check everything with:  python3 manage.py check
 #
 

@@ -29,8 +29,10 @@ from .errors import ConfigError
 CONF_ENV = "CRON_CONF"
 DEFAULT_CONF = Path(__file__).resolve().parent.parent / "cron_conf.py"
 
-# OPTS keys and their defaults.  Keys of the original product's other tools
-# (sync_*, ldap_*, ...) are accepted and ignored.
+# OPTS keys and their defaults.  Every key of OPTS must be one of these (or
+# a foreign key, below): a key this version does not know would do nothing,
+# and an administrator who sets a security option of a newer version must
+# not believe it is on.  New settings are added here.
 OPTS_DEFAULTS: dict[str, Any] = {
     "db_connection_addr": "",
     "smtp_port": None,
@@ -68,6 +70,16 @@ OPTS_DEFAULTS: dict[str, Any] = {
     "replier_max_attachment_bytes": 10 * 1024 * 1024,
     "replier_max_attachments": 10,
     "replier_keep_raw_bytes": 1024 * 1024,
+}
+
+# The original product's other tools (its directory sync, its LDAP import)
+# read the same cron_conf.py: their keys are accepted and ignored.
+FOREIGN_OPTS_PREFIXES = ("sync_", "ldap_")
+
+# Keys that were read once and are no longer: what to write instead.
+RETIRED_OPTS = {
+    "reply_secret_previous": "put the previous secret in the .env beside the settings file as "
+                             "REPLY_TOKEN_SECRET_PREVIOUS (a secret does not belong in cron_conf.py)",
 }
 
 DEFAULT_SEPARATOR = "-- Write your reply above this line --"
@@ -304,6 +316,25 @@ class _Checker:
         return name, addr
 
 
+def unknown_opts(opts: dict[Any, Any]) -> list[str]:
+    """A problem for every OPTS key that is neither ours nor a foreign tool's."""
+    problems = []
+    for key in opts:
+        if not isinstance(key, str):
+            problems.append("OPTS has a key that is not a string: %r (write it in quotes)" % (key,))
+        elif key in RETIRED_OPTS:
+            problems.append("OPTS[%r] is no longer read: %s" % (key, RETIRED_OPTS[key]))
+        elif key not in OPTS_DEFAULTS and not key.startswith(FOREIGN_OPTS_PREFIXES):
+            close = difflib.get_close_matches(key, OPTS_DEFAULTS, n=1, cutoff=0.8)
+            if close:
+                problems.append("OPTS has unknown key %r: did you mean %r?" % (key, close[0]))
+            else:
+                problems.append(
+                    "OPTS has unknown key %r: this version does not know it, so it would do nothing; "
+                    "remove it (or upgrade forummail, if it is a setting of a newer version)" % key)
+    return problems
+
+
 def _host_port(text: str) -> tuple[str, int | None]:
     host, sep, port = text.rpartition(":")
     if sep and port.isdigit() and host and not host.endswith(":"):
@@ -317,11 +348,7 @@ def validate(module: ModuleType, path: Path, environ: dict[str, str] | None = No
     if not isinstance(opts, dict):
         raise ConfigError("OPTS must be a dict like OPTS = {'smtp_port': 25}, not %s" % type(opts).__name__)
     c = _Checker(module, opts, environ if environ is not None else environment(path))
-    for key in opts:
-        if isinstance(key, str) and key not in OPTS_DEFAULTS:
-            close = difflib.get_close_matches(key, OPTS_DEFAULTS, n=1, cutoff=0.8)
-            if close:
-                c.problems.append("OPTS has unknown key %r: did you mean %r?" % (key, close[0]))
+    c.problems += unknown_opts(opts)
 
     mail_disable = c.boolean("OPTS['mail_disable']", c.opt("mail_disable"))
     debug = c.boolean("DEBUG", c.top("DEBUG", False))

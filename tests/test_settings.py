@@ -186,3 +186,35 @@ def test_error_in_conf_code_is_reported_not_traced(tmp_path: Path) -> None:
     result = run_script("manage.py", "--conf", str(path), "init-db")
     assert result.returncode == 78
     assert "line 2: NameError" in result.stderr and "Traceback" not in result.stderr
+
+
+# --- Settings that are accepted and do nothing (issue 15, part 7) ----------------------------
+
+def test_unknown_opts_key_exits_78_naming_it(tmp_path: Path) -> None:
+    # A security option of some newer version: accepted silently, it would do nothing.
+    path = write(tmp_path, "OPTS = {'mail_disable': True, 'replier_require_dmarc': True}\n")
+    result = run_script("send_notifications.py", "--conf", str(path))
+    assert result.returncode == 78, result.stderr
+    assert "OPTS has unknown key 'replier_require_dmarc'" in result.stderr
+    assert "would do nothing" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_unknown_opts_key_close_to_a_known_one_says_which(tmp_path: Path) -> None:
+    path = write(tmp_path, "OPTS = {'mail_disable': True, 'mail_disabel': True}\n")
+    with pytest.raises(ConfigError, match=r"unknown key 'mail_disabel': did you mean 'mail_disable'\?"):
+        settings.load(str(path))
+
+
+def test_keys_of_the_original_products_other_tools_are_ignored(tmp_path: Path) -> None:
+    path = write(tmp_path, "OPTS = {'mail_disable': True, 'sync_interval': 5, 'ldap_server': 'ldap://x',"
+                           " 'ldap_encoding': 'cp1251'}\n")
+    assert settings.load(str(path)).mail_disable
+    assert all(key.startswith(settings.FOREIGN_OPTS_PREFIXES) for key in ("sync_interval", "ldap_server"))
+
+
+def test_retired_reply_secret_previous_says_what_to_write(tmp_path: Path) -> None:
+    path = write(tmp_path, "OPTS = {'mail_disable': True, 'reply_secret_previous': 'old-secret-value-123'}\n")
+    with pytest.raises(ConfigError) as err:
+        settings.load(str(path))
+    assert "REPLY_TOKEN_SECRET_PREVIOUS" in str(err.value)
+    assert "old-secret-value-123" not in str(err.value)
