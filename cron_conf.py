@@ -25,7 +25,7 @@ DB_PORT = 5432              # PostgreSQL port
 DB_USER = "sa_sirena"       # PostgreSQL role
 DB_PSWD = ""                # its password (better: DB_PSWD=... in .env)
 DB_NAME = "memoria"         # the database
-DB_SCHEMA = "memoria"       # the schema inside DB_NAME that holds the forum's and our tables
+DB_SCHEMA = "memoria"       # the schema inside DB_NAME holding the forum's and our tables (lower case)
 
 EXTERNAL_DB_ADDR = "db.example.com:45432"  # public address of this installation (used in links)
 

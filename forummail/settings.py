@@ -97,7 +97,10 @@ PRESETS: dict[str, dict[str, int]] = {
     # Amazon SES in its sandbox: 1 message a second, 200 a day.
     "amazon-ses-sandbox": {"per_minute": 60, "per_day": 200, "max_connections": 1},
 }
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+# DB_SCHEMA: lower case only.  PostgreSQL folds unquoted names to lower case,
+# so a forum that created its schema as Memoria has a schema named memoria;
+# quoting "Memoria" would create an empty twin beside the forum's tables.
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
 @dataclass(frozen=True)
@@ -316,6 +319,21 @@ class _Checker:
         return name, addr
 
 
+def schema_problems(schema: str) -> list[str]:
+    """Why ``DB_SCHEMA`` cannot be used as written (empty: it can)."""
+    if _SCHEMA_NAME.match(schema) and not schema.startswith("pg_"):
+        return []
+    if _SCHEMA_NAME.match(schema.lower()) and not schema.startswith("pg_"):
+        return ["DB_SCHEMA %r has capital letters: PostgreSQL folds unquoted names to lower case, so a "
+                "schema created as %s is named %r; write DB_SCHEMA = %r" % (schema, schema, schema.lower(),
+                                                                            schema.lower())]
+    if schema.lower().startswith("pg_"):
+        return ["DB_SCHEMA %r starts with pg_, which PostgreSQL keeps for its own schemas: choose another "
+                "name" % schema]
+    return ["DB_SCHEMA must be a lower-case name of at most 63 letters, digits and _ (like 'memoria'), "
+            "not %r" % schema]
+
+
 def unknown_opts(opts: dict[Any, Any]) -> list[str]:
     """A problem for every OPTS key that is neither ours nor a foreign tool's."""
     problems = []
@@ -369,8 +387,7 @@ def validate(module: ModuleType, path: Path, environ: dict[str, str] | None = No
 
     db_password = c.string("DB_PSWD", c.secret(c.top("DB_PSWD", ""), "DB_PSWD"), secret=True)
     db_schema = c.string("DB_SCHEMA", c.top("DB_SCHEMA", "memoria"))
-    if not _IDENT.match(db_schema):
-        c.problems.append("DB_SCHEMA must be a plain identifier (letters, digits, _), not %r" % db_schema)
+    c.problems += schema_problems(db_schema)
     db_name = c.string("DB_NAME", c.top("DB_NAME", "memoria")) or "memoria"
     db_user = c.string("DB_USER", c.top("DB_USER", "sa_sirena"))
     db_host = c.string("DB_HOST", c.top("DB_HOST", ""))

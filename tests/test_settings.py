@@ -8,7 +8,7 @@ import pytest
 
 from forummail import settings
 from forummail.errors import ConfigError
-from tests.conftest import ROOT, run_script
+from tests.conftest import ROOT, Env, run_script
 
 # Written the way chapter 6 of the original manual writes it: tabs, ';' line
 # ends, a leading-comma OPTS dict, arithmetic on EXTERNAL_DB_ADDR.
@@ -218,3 +218,24 @@ def test_retired_reply_secret_previous_says_what_to_write(tmp_path: Path) -> Non
         settings.load(str(path))
     assert "REPLY_TOKEN_SECRET_PREVIOUS" in str(err.value)
     assert "old-secret-value-123" not in str(err.value)
+
+
+@pytest.mark.parametrize("script", ["manage.py init-db", "send_notifications.py", "fetch_replies.py"])
+def test_db_schema_with_capitals_is_refused_everywhere(env: Env, script: str) -> None:
+    # The test database holds the lower-case twin 'memoria': before, init-db
+    # created "Memoria" beside it ("now at version None") and every other run
+    # said "run init-db" or crashed.
+    env.configure(top={"DB_SCHEMA": "Memoria"})
+    name, *args = script.split()
+    result = env.run(name, *args)
+    assert result.returncode == 78, result.stderr
+    assert "DB_SCHEMA 'Memoria' has capital letters" in result.stderr
+    assert "write DB_SCHEMA = 'memoria'" in result.stderr and "Traceback" not in result.stderr
+    assert env.database.scalar("SELECT count(*) FROM pg_namespace WHERE nspname = 'Memoria'") == 0
+
+
+@pytest.mark.parametrize("schema", ["pg_forum", "memo-ria", "x" * 64, ""])
+def test_db_schema_that_postgresql_would_refuse(tmp_path: Path, schema: str) -> None:
+    path = write(tmp_path, "DB_SCHEMA = %r\nOPTS = {'mail_disable': True}\n" % schema)
+    with pytest.raises(ConfigError, match="DB_SCHEMA"):
+        settings.load(str(path))
