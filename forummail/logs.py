@@ -11,6 +11,8 @@ import os
 import sys
 from collections.abc import Iterable
 
+from .errors import ConfigError
+
 FORMAT_FILE = "%(asctime)s %(name)s[%(process)d] %(levelname)s %(message)s"
 FORMAT_STDERR = "%(prog)s: %(levelname)s: %(message)s"
 
@@ -93,7 +95,10 @@ def setup(prog: str, verbose: bool = False, log_file: str = "", secrets: Iterabl
     root.addHandler(stderr)
     root.setLevel(logging.INFO)
     if log_file:
-        handler = logging.FileHandler(os.path.expanduser(log_file), encoding="utf-8")
+        try:
+            handler = logging.FileHandler(os.path.expanduser(log_file), encoding="utf-8")
+        except OSError as exc:  # settings validation checks this; a race or an odd file gets here
+            raise ConfigError("OPTS['mail_log'] %r cannot be opened: %s" % (log_file, exc.strerror or exc)) from None
         handler.setFormatter(logging.Formatter(FORMAT_FILE, "%Y-%m-%dT%H:%M:%S%z"))
         handler.addFilter(masker)
         root.addHandler(handler)

@@ -319,6 +319,24 @@ class _Checker:
         return name, addr
 
 
+def log_file_problems(mail_log: str) -> list[str]:
+    """Why ``OPTS['mail_log']`` cannot be appended to by this user (empty: it can)."""
+    if not mail_log:
+        return []
+    path = Path(mail_log).expanduser()
+    if path.is_dir():
+        return ["OPTS['mail_log'] %r is a folder: name a file in it, like %r"
+                % (mail_log, str(Path(mail_log) / "forummail.log"))]
+    if not path.parent.is_dir():
+        return ["OPTS['mail_log'] %r: its folder does not exist" % mail_log]
+    if path.exists() and not os.access(path, os.W_OK):
+        return ["OPTS['mail_log'] %r cannot be written by this user: give it to the user that runs "
+                "the cron jobs" % mail_log]
+    if not path.exists() and not os.access(path.parent, os.W_OK | os.X_OK):
+        return ["OPTS['mail_log'] %r cannot be created: its folder is not writable by this user" % mail_log]
+    return []
+
+
 def schema_problems(schema: str) -> list[str]:
     """Why ``DB_SCHEMA`` cannot be used as written (empty: it can)."""
     if _SCHEMA_NAME.match(schema) and not schema.startswith("pg_"):
@@ -423,8 +441,7 @@ def validate(module: ModuleType, path: Path, environ: dict[str, str] | None = No
     if templates_dir and not Path(templates_dir).is_dir():
         c.problems.append("OPTS['templates_dir'] %r is not a folder" % templates_dir)
     mail_log = c.string("OPTS['mail_log']", c.opt("mail_log"))
-    if mail_log and not Path(mail_log).expanduser().parent.is_dir():
-        c.problems.append("OPTS['mail_log'] %r: its folder does not exist" % mail_log)
+    c.problems += log_file_problems(mail_log)
     metrics_dir = c.string("OPTS['metrics_dir']", c.opt("metrics_dir"))
     if metrics_dir and not Path(metrics_dir).is_dir():
         c.problems.append("OPTS['metrics_dir'] %r is not a folder" % metrics_dir)

@@ -239,3 +239,34 @@ def test_db_schema_that_postgresql_would_refuse(tmp_path: Path, schema: str) -> 
     path = write(tmp_path, "DB_SCHEMA = %r\nOPTS = {'mail_disable': True}\n" % schema)
     with pytest.raises(ConfigError, match="DB_SCHEMA"):
         settings.load(str(path))
+
+
+def test_mail_log_naming_a_folder_exits_78(env: Env) -> None:
+    env.configure(opts={"mail_log": str(env.tmp)})
+    result = env.run("send_notifications.py")
+    assert result.returncode == 78, result.stderr
+    assert "OPTS['mail_log'] %r is a folder: name a file in it" % str(env.tmp) in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_mail_log_that_cannot_be_opened_exits_78(tmp_path: Path) -> None:
+    # A file the settings check cannot foresee (a dangling symlink into a folder that is gone).
+    conf = write(tmp_path, "OPTS = {'mail_disable': True}\n")
+    link = tmp_path / "mail.log"
+    link.symlink_to(tmp_path / "gone" / "mail.log")
+    import logging
+
+    from forummail import logs
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        with pytest.raises(ConfigError, match=r"OPTS\['mail_log'\] .* cannot be opened"):
+            logs.setup("test", False, str(link))
+    finally:
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        for handler in handlers:
+            root.addHandler(handler)
+        root.setLevel(level)
+    assert settings.load(str(conf)).mail_disable
