@@ -33,6 +33,19 @@ def _positive(text: str) -> int:
     return value
 
 
+# purge --older-than: a century.  More is a typo, and PostgreSQL's now() minus
+# it overflows its interval, or reaches years before 1 AD that Python's
+# datetime cannot hold.
+MAX_DAYS = 36500
+
+
+def _days(text: str) -> int:
+    value = _positive(text)
+    if value > MAX_DAYS:
+        raise argparse.ArgumentTypeError("must be from 1 to %d (100 years), not %d" % (MAX_DAYS, value))
+    return value
+
+
 def parser() -> argparse.ArgumentParser:
     """The command line: global options, then one subcommand and its own options."""
     p = argparse.ArgumentParser(prog="manage.py", description="Administer the forum mailer.")
@@ -74,7 +87,8 @@ def parser() -> argparse.ArgumentParser:
     x.add_argument("--to", metavar="ADDRESS", help="every pending row to this recipient")
 
     g = command("purge", "delete finished notifications and inbound records older than DAYS")
-    g.add_argument("--older-than", type=_positive, required=True, metavar="DAYS", help="age in days")
+    g.add_argument("--older-than", type=_days, required=True, metavar="DAYS",
+                   help="age in days, 1 to %d" % MAX_DAYS)
     g.add_argument("--dry-run", action="store_true", help="only count what would be deleted")
     for sub in commands.choices.values():
         sub.set_defaults(subparser=sub)  # so that main() can say a usage error in the command's terms

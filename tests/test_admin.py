@@ -466,6 +466,22 @@ def test_purge_needs_a_positive_age(env: Env) -> None:
     assert result.returncode == 2 and "must be 1 or more" in result.stderr
 
 
+@pytest.mark.parametrize("days", ["99999999999", "1000000", "36501"])
+def test_purge_with_an_absurd_age_is_a_usage_error(env: Env, days: str) -> None:
+    # 99999999999 overflowed PostgreSQL's interval, 1000000 reached a year
+    # before 1 AD that Python cannot hold: both were tracebacks (exit 1).
+    result = manage(env, "purge", "--older-than", days)
+    assert result.returncode == 2, result.stderr
+    assert "must be from 1 to 36500 (100 years), not %s" % days in result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+def test_purge_of_a_century_works(env: Env) -> None:
+    result = manage(env, "purge", "--older-than", "36500", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert "would delete 0 notification(s)" in result.stdout
+
+
 class ExplainingCursor(psycopg.Cursor[Any]):
     """Runs EXPLAIN before every SELECT and keeps the plans."""
 
