@@ -9,6 +9,7 @@
   retry [ID ...]          failed notifications back to pending (all of them when no ID)
   cancel ID ... | --to A  pending (or failed) notifications to cancelled
   purge --older-than DAYS delete finished notifications and inbound records older than DAYS
+  rotate-secret           a new reply-signing secret signs; earlier ones verify for reply_token_days
 
 Exit codes: 0 done; 75 a server unreachable; 78 bad settings, or (check) a
 setting, password or the schema to change; 2 bad command line; 1 a refusal
@@ -86,6 +87,10 @@ def parser() -> argparse.ArgumentParser:
     x.add_argument("ids", type=_positive, nargs="*", metavar="ID", help="these rows (pending or failed)")
     x.add_argument("--to", metavar="ADDRESS", help="every pending row to this recipient")
 
+    k = command("rotate-secret", "a new reply-signing secret in the database; earlier ones keep verifying")
+    k.add_argument("--forget-older", action="store_true",
+                   help="delete the earlier secrets now (after a leak): replies to mail already sent are refused")
+
     g = command("purge", "delete finished notifications and inbound records older than DAYS")
     g.add_argument("--older-than", type=_days, required=True, metavar="DAYS",
                    help="age in days, 1 to %d" % MAX_DAYS)
@@ -146,6 +151,8 @@ def run(prog: str, args: argparse.Namespace, conf: settings.Settings) -> int:
         for problem in done.problems:
             print("%s: %s" % (prog, problem), file=sys.stderr)
         return 1 if done.problems else 0
+    elif command == "rotate-secret":
+        print(admin.rotate_secret(conf, args.forget_older))
     elif command == "purge":
         print(admin.purge(conf, args.older_than, args.dry_run))
     return 0

@@ -57,6 +57,16 @@ def remember_secrets(secrets: Iterable[str]) -> None:
     _SECRETS[:] = sorted({s for s in secrets if s}, key=len, reverse=True)
 
 
+_MASKERS: list[RedactSecrets] = []
+
+
+def add_secrets(secrets: Iterable[str]) -> None:
+    """Secrets learnt after setup (the reply-signing secrets kept in the database)."""
+    remember_secrets([*_SECRETS, *secrets])
+    for masker in _MASKERS:
+        masker.secrets = list(_SECRETS)
+
+
 class _NotFileOnly(logging.Filter):
     # Errors that the scripts already said on stderr are logged with
     # extra={"file_only": True}: in the log file, not said twice.
@@ -86,6 +96,7 @@ def setup(prog: str, verbose: bool = False, log_file: str = "", secrets: Iterabl
     for handler in list(root.handlers):
         root.removeHandler(handler)
     masker = RedactSecrets(secrets)
+    _MASKERS[:] = [masker]
     stderr = logging.StreamHandler(sys.stderr)
     stderr.setLevel(logging.INFO if verbose else logging.WARNING)
     stderr.setFormatter(logging.Formatter(FORMAT_STDERR))

@@ -159,7 +159,10 @@ class Settings:
     send_retry_max_seconds: int
     templates_dir: str
     metrics_dir: str
+    # REPLY_TOKEN_SECRET and REPLY_TOKEN_SECRET_PREVIOUS from the environment
+    # or .env; empty: the secrets kept in the database (forummail.signing).
     reply_secret: str = field(repr=False)
+    reply_secrets_previous: tuple[str, ...] = field(repr=False)
     reply_token_days: int
     replier_from_name: str
     replier_from_addr: str
@@ -181,13 +184,14 @@ class Settings:
     @property
     def secrets(self) -> list[str]:
         """Every secret value, for the log filter that masks them."""
-        values = [self.db_password, self.pop_password, self.reply_secret]
+        values = [self.db_password, self.pop_password, self.reply_secret, *self.reply_secrets_previous]
         values += [s.password for s in self.smtp_servers]
         return [v for v in values if v]
 
     @property
     def replies_enabled(self) -> bool:
-        return bool(self.replier_from_addr and self.reply_secret)
+        # The signing secret may be in the database: forummail.signing finds it.
+        return bool(self.replier_from_addr)
 
     @property
     def pop_configured(self) -> bool:
@@ -411,15 +415,18 @@ def validate(module: ModuleType, path: Path, environ: dict[str, str] | None = No
     db_host = c.string("DB_HOST", c.top("DB_HOST", ""))
     db_port = c.integer("DB_PORT", c.top("DB_PORT", 5432), 1, 65535)
 
+    # Optional: without it the secret kept in the database by init-db signs.
     reply_secret = c.string("REPLY_TOKEN_SECRET", c.secret("", "REPLY_TOKEN_SECRET"), secret=True)
+    if reply_secret and len(reply_secret) < 16:
+        c.problems.append(
+            "REPLY_TOKEN_SECRET is too short: put a random string of at least 16 characters in the .env "
+            "beside %s (python3 -c 'import secrets; print(secrets.token_urlsafe(32))'), or remove it to "
+            "use the secret that manage.py init-db keeps in the database" % path.name)
+    previous_text = c.string("REPLY_TOKEN_SECRET_PREVIOUS", c.secret("", "REPLY_TOKEN_SECRET_PREVIOUS"),
+                             secret=True)
+    reply_previous = tuple(v for v in re.split(r"[\s,]+", previous_text) if v)
     replier_text = c.string("OPTS['replier_from_addr']", c.opt("replier_from_addr"))
     replier_name, replier_addr = c.address("OPTS['replier_from_addr']", replier_text, required=False)
-    if replier_addr and len(reply_secret) < 16:
-        c.problems.append(
-            "OPTS['replier_from_addr'] is set but REPLY_TOKEN_SECRET is %s: put a random string of "
-            "at least 16 characters in the .env beside %s (python3 -c 'import secrets; "
-            "print(secrets.token_urlsafe(32))')" % ("too short" if reply_secret else "not set", path.name)
-        )
     if replier_addr and "+" in replier_addr.partition("@")[0]:
         c.problems.append("OPTS['replier_from_addr'] must not contain '+': the reply token is added after a '+'")
 
@@ -489,6 +496,7 @@ def validate(module: ModuleType, path: Path, environ: dict[str, str] | None = No
         templates_dir=templates_dir,
         metrics_dir=metrics_dir,
         reply_secret=reply_secret,
+        reply_secrets_previous=reply_previous,
         replier_from_name=replier_name,
         replier_from_addr=replier_addr,
         replier_separator=separator,
