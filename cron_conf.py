@@ -1,9 +1,17 @@
 #
 # Settings of the forum mailer: send_notifications.py, fetch_replies.py, manage.py.
 # A plain Python module, read once per run.  Secrets do not belong here: put
-# MAIL_PSSWD, DB_PSWD, REPLIER_POP_PSSWD and REPLY_TOKEN_SECRET in a file
-# named .env beside this one (KEY=value lines, chmod 600) or in the
-# environment; the environment wins over .env, and both win over this file.
+# MAIL_PSSWD, DB_PSWD and REPLIER_POP_PSSWD in a file named .env beside this
+# one (KEY=value lines, chmod 600) or in the environment; the environment
+# wins over .env, and both win over this file.
+# The secret that signs reply addresses needs nothing from you: manage.py
+# init-db keeps a random one in the database, shared by every host
+# (manage.py rotate-secret replaces it).  REPLY_TOKEN_SECRET in .env, if
+# set, signs instead; REPLY_TOKEN_SECRET_PREVIOUS keeps replies to mail
+# signed with an earlier one valid.
+# Every OPTS key must be one documented below (an unknown key stops every run
+# with exit 78, naming it); keys of the original product's other tools,
+# starting with sync_ or ldap_, are accepted and ignored.
 # Check everything with:  python3 manage.py check
 #
 
@@ -22,7 +30,7 @@ DB_PORT = 5432              # PostgreSQL port
 DB_USER = "sa_sirena"       # PostgreSQL role
 DB_PSWD = ""                # its password (better: DB_PSWD=... in .env)
 DB_NAME = "memoria"         # the database
-DB_SCHEMA = "memoria"       # the schema inside DB_NAME that holds the forum's and our tables
+DB_SCHEMA = "memoria"       # the schema inside DB_NAME holding the forum's and our tables (lower case)
 
 EXTERNAL_DB_ADDR = "db.example.com:45432"  # public address of this installation (used in links)
 
@@ -62,7 +70,7 @@ OPTS = {
 	, 'metrics_dir' : ''               # folder for a Prometheus textfile per run (node_exporter); empty: none
 
 	# Replies by email ("Allow to respond from E-mail" must be on in the universe)
-	, 'replier_from_addr' : ''         # reply mailbox, e.g. 'Forum reply <reply@example.com>'; the reply token is added as +TOKEN
+	, 'replier_from_addr' : ''         # reply mailbox, e.g. 'Forum reply <reply@example.com>'; a signed reply token is added as +TOKEN
 	, 'replier_pop_addr' : ''          # POP3 server of that mailbox, host or host:port (995 with SSL, else 110)
 	, 'replier_pop_ssl' : True         # POP3 over TLS (995); False: plain POP3 with STLS when offered
 	, 'replier_pop_login' : ''         # POP3 user name

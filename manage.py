@@ -9,6 +9,7 @@
   retry [ID ...]          failed notifications back to pending (all of them when no ID)
   cancel ID ... | --to A  pending (or failed) notifications to cancelled
   purge --older-than DAYS delete finished notifications and inbound records older than DAYS
+  rotate-secret           a new reply-signing secret signs; earlier ones verify for reply_token_days
 
 Exit codes: 0 done; 75 a server unreachable; 78 bad settings, or (check) a
 setting, password or the schema to change; 2 bad command line; 1 a refusal
@@ -30,6 +31,19 @@ def _positive(text: str) -> int:
         raise argparse.ArgumentTypeError("%r is not a whole number" % text) from None
     if value < 1:
         raise argparse.ArgumentTypeError("must be 1 or more, not %d" % value)
+    return value
+
+
+# purge --older-than: a century.  More is a typo, and PostgreSQL's now() minus
+# it overflows its interval, or reaches years before 1 AD that Python's
+# datetime cannot hold.
+MAX_DAYS = 36500
+
+
+def _days(text: str) -> int:
+    value = _positive(text)
+    if value > MAX_DAYS:
+        raise argparse.ArgumentTypeError("must be from 1 to %d (100 years), not %d" % (MAX_DAYS, value))
     return value
 
 
@@ -73,8 +87,13 @@ def parser() -> argparse.ArgumentParser:
     x.add_argument("ids", type=_positive, nargs="*", metavar="ID", help="these rows (pending or failed)")
     x.add_argument("--to", metavar="ADDRESS", help="every pending row to this recipient")
 
+    k = command("rotate-secret", "a new reply-signing secret in the database; earlier ones keep verifying")
+    k.add_argument("--forget-older", action="store_true",
+                   help="delete the earlier secrets now (after a leak): replies to mail already sent are refused")
+
     g = command("purge", "delete finished notifications and inbound records older than DAYS")
-    g.add_argument("--older-than", type=_positive, required=True, metavar="DAYS", help="age in days")
+    g.add_argument("--older-than", type=_days, required=True, metavar="DAYS",
+                   help="age in days, 1 to %d" % MAX_DAYS)
     g.add_argument("--dry-run", action="store_true", help="only count what would be deleted")
     for sub in commands.choices.values():
         sub.set_defaults(subparser=sub)  # so that main() can say a usage error in the command's terms
@@ -132,6 +151,8 @@ def run(prog: str, args: argparse.Namespace, conf: settings.Settings) -> int:
         for problem in done.problems:
             print("%s: %s" % (prog, problem), file=sys.stderr)
         return 1 if done.problems else 0
+    elif command == "rotate-secret":
+        print(admin.rotate_secret(conf, args.forget_older))
     elif command == "purge":
         print(admin.purge(conf, args.older_than, args.dry_run))
     return 0

@@ -19,7 +19,7 @@ from typing import Any
 
 import psycopg
 
-from . import db, mime, queue, report
+from . import db, mime, queue, report, signing
 from .addresses import InvalidAddress, mailbox
 from .compose import header_text
 from .errors import ItemError, TemporaryFailure, UsageError
@@ -39,17 +39,46 @@ class Done:
 
 
 def init_db(settings: Settings) -> str:
-    """Create or upgrade the schema; return one line saying what was done."""
-    conn = db.connect(settings, "init-db")
+    """Create or upgrade the schema, and the first reply-signing secret; say what was done."""
+    conn = db.connect(settings, "init-db", autocommit=True)  # each step is its own transaction
     try:
         applied = db.migrate(conn, settings.db_schema)
         version = db.schema_version(conn, settings.db_schema)
+        created = queue.create_first_reply_secret(conn, signing.new_secret())
     finally:
         conn.close()
     where = "schema %r in %s" % (settings.db_schema, db.describe(settings))
     if applied:
-        return "%s: applied %s; now at version %s" % (where, ", ".join(applied), version)
-    return "%s: up to date at version %s" % (where, version)
+        line = "%s: applied %s; now at version %s" % (where, ", ".join(applied), version)
+    else:
+        line = "%s: up to date at version %s" % (where, version)
+    if created:
+        line += "\ncreated the reply-signing secret, kept in the database for every host that uses it"
+        if settings.reply_secret:
+            line += " (REPLY_TOKEN_SECRET, set in the environment or .env, signs instead while it is set)"
+    return line
+
+
+def rotate_secret(settings: Settings, forget_older: bool = False) -> str:
+    """Add a new reply-signing secret to the database; with ``forget_older``, delete the others."""
+    conn = db.connect(settings, "manage", autocommit=True)
+    try:
+        db.require_schema(conn, settings)
+        deleted = queue.add_reply_secret(conn, signing.new_secret(), forget_older)
+    finally:
+        conn.close()
+    lines = ["a new reply-signing secret is kept in the database and signs from now on"]
+    if forget_older:
+        lines.append("%d earlier secret(s) deleted: replies to mail sent before now are refused as forged"
+                     % deleted)
+    else:
+        lines.append("earlier secrets still verify replies for OPTS['reply_token_days'] = %d days"
+                     % settings.reply_token_days)
+    if settings.reply_secret:
+        lines.append("note: REPLY_TOKEN_SECRET is set in the environment or .env and signs instead; to "
+                     "rotate it, move its value to REPLY_TOKEN_SECRET_PREVIOUS and set a new one, or remove "
+                     "it to sign with the database's secret")
+    return "\n".join(lines)
 
 
 @contextmanager

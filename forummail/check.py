@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import psycopg
 
-from . import db
+from . import db, signing
 from .errors import EX_CONFIG, EX_OK, EX_TEMPFAIL, TemporaryFailure
 from .logs import redact
 from .mailbox import MailboxDown, MailboxLoginRefused, Pop3Mailbox
@@ -45,7 +45,10 @@ class Item:
 
 def run_checks(settings: Settings) -> list[Item]:
     """Check everything, in the order a run meets it; never stops at the first failure."""
-    items = [check_settings(settings), check_database(settings)]
+    database = check_database(settings)
+    items = [check_settings(settings), database]
+    if database.status == OK and settings.replies_enabled:
+        items.append(check_reply_secret(settings))
     items += check_smtp(settings)
     items.append(check_pop3(settings))
     return items
@@ -104,6 +107,26 @@ def check_database(settings: Settings) -> Item:
         return Item(FAIL, "%s: %s is at version %d, newer than this code (%d)" % (where, schema, version, newest),
                     "upgrade this software", EX_CONFIG)
     return Item(OK, "%s: %s at version %d (current)" % (where, schema, version))
+
+
+def check_reply_secret(settings: Settings) -> Item:
+    """Where the reply-signing secret comes from (never its value), and how many verify."""
+    try:
+        conn = db.connect(settings, "check", autocommit=True)
+    except TemporaryFailure as exc:
+        return _database_failure(str(exc))
+    try:
+        found = signing.keys(settings, conn)
+    finally:
+        conn.close()
+    if not found.sign:
+        return Item(FAIL, "reply-signing secret: none (REPLY_TOKEN_SECRET is not set, and the database "
+                          "keeps none)", "run manage.py init-db", EX_CONFIG)
+    others = len(found.verify) - 1
+    also = "; %d earlier secret(s) still verify replies" % others if others else ""
+    if found.source == signing.ENVIRONMENT:
+        return Item(OK, "reply-signing secret: from the environment or .env (REPLY_TOKEN_SECRET)%s" % also)
+    return Item(OK, "reply-signing secret: from the database (manage.py rotate-secret replaces it)%s" % also)
 
 
 def _database_failure(text: str) -> Item:

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from . import mime
+from . import mime, signing
 from . import token as reply_token
 from .addresses import InvalidAddress, Mailbox, mailbox
 from .errors import ConfigError
@@ -92,10 +92,13 @@ class Outgoing:
 class Composer:
     """Renders jobs; build once per run (it compiles the templates once)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, keys: signing.Keys | None = None) -> None:
         import jinja2  # only runs with something to send pay for it
 
         self.settings = settings
+        # The runs pass the keys they read with the database; without them,
+        # only REPLY_TOKEN_SECRET can sign.
+        self.keys = keys if keys is not None else signing.keys(settings, None)
         search = [settings.templates_dir] if settings.templates_dir else []
         search.append(str(TEMPLATE_DIR))
         self.env = jinja2.Environment(
@@ -134,14 +137,14 @@ class Composer:
     def token_for(self, job: Job, today: date) -> str | None:
         """The reply token of a message notification, where replies are allowed."""
         s = self.settings
-        if not (s.replies_enabled and job.allow_email_reply and job.kind == "message"
+        if not (s.replies_enabled and self.keys.sign and job.allow_email_reply and job.kind == "message"
                 and job.user_id is not None and job.task_id is not None):
             return None
         # Counted from when the row was queued, not from today: a retry, or a
         # re-send after a crash, carries the same token and the same Message-ID.
         queued = job.created_at.date() if job.created_at else today
         expires = queued + timedelta(days=s.reply_token_days)
-        return reply_token.make(s.reply_secret, job.user_id, job.task_id, expires)
+        return reply_token.make(self.keys.sign, job.user_id, job.task_id, expires)
 
     def compose(self, job: Job, today: date | None = None) -> Outgoing:
         """Render one job.  Raises ConfigError for a broken template (all mail would fail)."""
@@ -271,7 +274,7 @@ class Composer:
         after a crash is recognised (and collapsed) by mail clients.  The hashed
         part keeps ids of two installations sharing a domain apart."""
         s = self.settings
-        seed = "%s:%s:%s:%d:%s" % (s.domain, s.db_name, s.db_schema, job_id, s.reply_secret)
+        seed = "%s:%s:%s:%d:%s" % (s.domain, s.db_name, s.db_schema, job_id, self.keys.sign)
         digest = base64.b32encode(hashlib.sha256(seed.encode()).digest()).decode().lower()[:8]
         local = "%s.n%d.%s" % (token, job_id, digest) if token else "n%d.%s" % (job_id, digest)
         return "<%s@%s>" % (local, s.domain)

@@ -72,8 +72,10 @@ def migrations() -> list[tuple[int, Path]]:
 
 def schema_version(conn: psycopg.Connection, schema: str) -> int | None:
     """The newest applied migration, or None where init-db never ran."""
+    # Quoted like every other place that names the schema (sql.Identifier):
+    # an unquoted name here would be folded to lower case and find another schema.
     row = conn.execute(
-        "SELECT to_regclass(%s) IS NOT NULL", (schema + ".schema_migrations",)
+        "SELECT to_regclass(format('%%I.schema_migrations', %s::text)) IS NOT NULL", (schema,)
     ).fetchone()
     if not row or not row[0]:
         return None

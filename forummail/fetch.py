@@ -73,9 +73,9 @@ def _fetch(settings: Settings, conn: psycopg.Connection, summary: FetchSummary, 
         if not got or not got[0]:
             log.info("another fetch_replies run holds the mailbox %s: exiting", settings.pop_login)
             return
+        intake = Intake(settings, conn, dry_run=dry_run)  # before the mailbox: it may find no secret
         mailbox.open()
         left = queue.inbound_left_in_mailbox(conn)
-        intake = Intake(settings, conn, dry_run=dry_run)
         for item in mailbox.listing():
             if item.uidl and item.uidl in left:
                 summary.left += 1

@@ -12,6 +12,8 @@ import re
 import sys
 from collections.abc import Iterable
 
+from .errors import ConfigError
+
 FORMAT_FILE = "%(asctime)s %(name)s[%(process)d] %(levelname)s %(message)s"
 FORMAT_STDERR = "%(prog)s: %(levelname)s: %(message)s"
 
@@ -91,6 +93,16 @@ def remember_secrets(secrets: Iterable[str]) -> None:
     _SECRETS[:] = sorted({s for s in secrets if s}, key=len, reverse=True)
 
 
+_MASKERS: list[RedactSecrets] = []
+
+
+def add_secrets(secrets: Iterable[str]) -> None:
+    """Secrets learnt after setup (the reply-signing secrets kept in the database)."""
+    remember_secrets([*_SECRETS, *secrets])
+    for masker in _MASKERS:
+        masker.secrets = list(_SECRETS)
+
+
 class _NotFileOnly(logging.Filter):
     # Errors that the scripts already said on stderr are logged with
     # extra={"file_only": True}: in the log file, not said twice.
@@ -121,6 +133,7 @@ def setup(prog: str, verbose: bool = False, log_file: str = "", secrets: Iterabl
         root.removeHandler(handler)
     masker = RedactSecrets(secrets)
     one_line = OneLine()
+    _MASKERS[:] = [masker]
     stderr = logging.StreamHandler(sys.stderr)
     stderr.setLevel(logging.INFO if verbose else logging.WARNING)
     stderr.setFormatter(logging.Formatter(FORMAT_STDERR))
@@ -131,7 +144,10 @@ def setup(prog: str, verbose: bool = False, log_file: str = "", secrets: Iterabl
     root.addHandler(stderr)
     root.setLevel(logging.INFO)
     if log_file:
-        handler = logging.FileHandler(os.path.expanduser(log_file), encoding="utf-8")
+        try:
+            handler = logging.FileHandler(os.path.expanduser(log_file), encoding="utf-8")
+        except OSError as exc:  # settings validation checks this; a race or an odd file gets here
+            raise ConfigError("OPTS['mail_log'] %r cannot be opened: %s" % (log_file, exc.strerror or exc)) from None
         handler.setFormatter(logging.Formatter(FORMAT_FILE, "%Y-%m-%dT%H:%M:%S%z"))
         handler.addFilter(masker)
         handler.addFilter(one_line)

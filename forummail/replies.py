@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 
-from . import autoreply, match, queue
+from . import autoreply, match, queue, signing
 from . import token as reply_token
 from .extract import extract_from_parsed
 from .parse import Attachment, ParsedMail, parse_message
@@ -95,7 +95,7 @@ class Intake:
         self.now = now or (lambda: datetime.now(UTC))
         s = settings
         self.own_addresses = [a for a in (s.mail_from_addr, s.replier_from_addr) if a]
-        self.secrets = [s.reply_secret] + [v for v in (s.raw_opts.get("reply_secret_previous"),) if v]
+        self.secrets = list(signing.required(s, conn).verify)
 
     def handle(self, raw: bytes, uidl: str | None = None) -> Decision:
         """Record and decide one email in one transaction (rolled back in a dry run)."""

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import psycopg
 
-from . import db, queue
+from . import db, queue, signing
 from .addresses import InvalidAddress
 from .errors import ConfigError, MailerError, TemporaryFailure
 from .logs import escape
@@ -86,7 +86,7 @@ class Sender:
         if self._composer is None:
             from .compose import Composer
 
-            self._composer = Composer(self.settings)
+            self._composer = Composer(self.settings, signing.required(self.settings, self.conn))
         return self._composer
 
     def _worker_connection(self) -> psycopg.Connection:
@@ -106,6 +106,11 @@ class Sender:
         first = queue.claim(self.conn, self.run, self._size(limit, 0), s.send_lease_seconds)
         if not first:
             return self.summary  # the common case under cron: no thread, no SMTP, no template
+        try:
+            self.composer  # noqa: B018 -- reads the signing keys: none anywhere stops the run (78) here
+        except BaseException:
+            self._release(None, [job.id for job in first])
+            raise
         # Imported here, not at the top: a run with nothing due should cost
         # little more than starting Python (bench/ P4).
         from .dispatch import Dispatcher
@@ -253,7 +258,7 @@ def dry_run(settings: Settings, conn: psycopg.Connection, limit: int | None,
     from .compose import Composer
     from .transport import Transport
 
-    composer = Composer(settings)
+    composer = Composer(settings, signing.required(settings, conn))
     jobs = queue.peek(conn, limit or settings.send_batch_size)
     summary = Summary()
     for job in jobs:

@@ -30,8 +30,10 @@ from .errors import ConfigError
 CONF_ENV = "CRON_CONF"
 DEFAULT_CONF = Path(__file__).resolve().parent.parent / "cron_conf.py"
 
-# OPTS keys and their defaults.  Keys of the original product's other tools
-# (sync_*, ldap_*, ...) are accepted and ignored.
+# OPTS keys and their defaults.  Every key of OPTS must be one of these (or
+# a foreign key, below): a key this version does not know would do nothing,
+# and an administrator who sets a security option of a newer version must
+# not believe it is on.  New settings are added here.
 OPTS_DEFAULTS: dict[str, Any] = {
     "db_connection_addr": "",
     "smtp_port": None,
@@ -71,6 +73,16 @@ OPTS_DEFAULTS: dict[str, Any] = {
     "replier_keep_raw_bytes": 1024 * 1024,
 }
 
+# The original product's other tools (its directory sync, its LDAP import)
+# read the same cron_conf.py: their keys are accepted and ignored.
+FOREIGN_OPTS_PREFIXES = ("sync_", "ldap_")
+
+# Keys that were read once and are no longer: what to write instead.
+RETIRED_OPTS = {
+    "reply_secret_previous": "put the previous secret in the .env beside the settings file as "
+                             "REPLY_TOKEN_SECRET_PREVIOUS (a secret does not belong in cron_conf.py)",
+}
+
 DEFAULT_SEPARATOR = "-- Write your reply above this line --"
 
 # Sending limits of common providers (their published defaults; a contract
@@ -86,7 +98,10 @@ PRESETS: dict[str, dict[str, int]] = {
     # Amazon SES in its sandbox: 1 message a second, 200 a day.
     "amazon-ses-sandbox": {"per_minute": 60, "per_day": 200, "max_connections": 1},
 }
-_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+# DB_SCHEMA: lower case only.  PostgreSQL folds unquoted names to lower case,
+# so a forum that created its schema as Memoria has a schema named memoria;
+# quoting "Memoria" would create an empty twin beside the forum's tables.
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
 @dataclass(frozen=True)
@@ -145,7 +160,10 @@ class Settings:
     send_retry_max_seconds: int
     templates_dir: str
     metrics_dir: str
+    # REPLY_TOKEN_SECRET and REPLY_TOKEN_SECRET_PREVIOUS from the environment
+    # or .env; empty: the secrets kept in the database (forummail.signing).
     reply_secret: str = field(repr=False)
+    reply_secrets_previous: tuple[str, ...] = field(repr=False)
     reply_token_days: int
     replier_from_name: str
     replier_from_addr: str
@@ -167,13 +185,14 @@ class Settings:
     @property
     def secrets(self) -> list[str]:
         """Every secret value, for the log filter that masks them."""
-        values = [self.db_password, self.pop_password, self.reply_secret]
+        values = [self.db_password, self.pop_password, self.reply_secret, *self.reply_secrets_previous]
         values += [s.password for s in self.smtp_servers]
         return [v for v in values if v]
 
     @property
     def replies_enabled(self) -> bool:
-        return bool(self.replier_from_addr and self.reply_secret)
+        # The signing secret may be in the database: forummail.signing finds it.
+        return bool(self.replier_from_addr)
 
     @property
     def pop_configured(self) -> bool:
@@ -316,6 +335,58 @@ class _Checker:
         return box.address
 
 
+def log_file_problems(mail_log: str) -> list[str]:
+    """Why ``OPTS['mail_log']`` cannot be appended to by this user (empty: it can)."""
+    if not mail_log:
+        return []
+    path = Path(mail_log).expanduser()
+    if path.is_dir():
+        return ["OPTS['mail_log'] %r is a folder: name a file in it, like %r"
+                % (mail_log, str(Path(mail_log) / "forummail.log"))]
+    if not path.parent.is_dir():
+        return ["OPTS['mail_log'] %r: its folder does not exist" % mail_log]
+    if path.exists() and not os.access(path, os.W_OK):
+        return ["OPTS['mail_log'] %r cannot be written by this user: give it to the user that runs "
+                "the cron jobs" % mail_log]
+    if not path.exists() and not os.access(path.parent, os.W_OK | os.X_OK):
+        return ["OPTS['mail_log'] %r cannot be created: its folder is not writable by this user" % mail_log]
+    return []
+
+
+def schema_problems(schema: str) -> list[str]:
+    """Why ``DB_SCHEMA`` cannot be used as written (empty: it can)."""
+    if _SCHEMA_NAME.match(schema) and not schema.startswith("pg_"):
+        return []
+    if _SCHEMA_NAME.match(schema.lower()) and not schema.startswith("pg_"):
+        return ["DB_SCHEMA %r has capital letters: PostgreSQL folds unquoted names to lower case, so a "
+                "schema created as %s is named %r; write DB_SCHEMA = %r" % (schema, schema, schema.lower(),
+                                                                            schema.lower())]
+    if schema.lower().startswith("pg_"):
+        return ["DB_SCHEMA %r starts with pg_, which PostgreSQL keeps for its own schemas: choose another "
+                "name" % schema]
+    return ["DB_SCHEMA must be a lower-case name of at most 63 letters, digits and _ (like 'memoria'), "
+            "not %r" % schema]
+
+
+def unknown_opts(opts: dict[Any, Any]) -> list[str]:
+    """A problem for every OPTS key that is neither ours nor a foreign tool's."""
+    problems = []
+    for key in opts:
+        if not isinstance(key, str):
+            problems.append("OPTS has a key that is not a string: %r (write it in quotes)" % (key,))
+        elif key in RETIRED_OPTS:
+            problems.append("OPTS[%r] is no longer read: %s" % (key, RETIRED_OPTS[key]))
+        elif key not in OPTS_DEFAULTS and not key.startswith(FOREIGN_OPTS_PREFIXES):
+            close = difflib.get_close_matches(key, OPTS_DEFAULTS, n=1, cutoff=0.8)
+            if close:
+                problems.append("OPTS has unknown key %r: did you mean %r?" % (key, close[0]))
+            else:
+                problems.append(
+                    "OPTS has unknown key %r: this version does not know it, so it would do nothing; "
+                    "remove it (or upgrade forummail, if it is a setting of a newer version)" % key)
+    return problems
+
+
 def _host_port(text: str) -> tuple[str, int | None]:
     host, sep, port = text.rpartition(":")
     if sep and port.isdigit() and host and not host.endswith(":"):
@@ -329,11 +400,7 @@ def validate(module: ModuleType, path: Path, environ: dict[str, str] | None = No
     if not isinstance(opts, dict):
         raise ConfigError("OPTS must be a dict like OPTS = {'smtp_port': 25}, not %s" % type(opts).__name__)
     c = _Checker(module, opts, environ if environ is not None else environment(path))
-    for key in opts:
-        if isinstance(key, str) and key not in OPTS_DEFAULTS:
-            close = difflib.get_close_matches(key, OPTS_DEFAULTS, n=1, cutoff=0.8)
-            if close:
-                c.problems.append("OPTS has unknown key %r: did you mean %r?" % (key, close[0]))
+    c.problems += unknown_opts(opts)
 
     mail_disable = c.boolean("OPTS['mail_disable']", c.opt("mail_disable"))
     debug = c.boolean("DEBUG", c.top("DEBUG", False))
@@ -355,22 +422,24 @@ def validate(module: ModuleType, path: Path, environ: dict[str, str] | None = No
 
     db_password = c.string("DB_PSWD", c.secret(c.top("DB_PSWD", ""), "DB_PSWD"), secret=True)
     db_schema = c.string("DB_SCHEMA", c.top("DB_SCHEMA", "memoria"))
-    if not _IDENT.match(db_schema):
-        c.problems.append("DB_SCHEMA must be a plain identifier (letters, digits, _), not %r" % db_schema)
+    c.problems += schema_problems(db_schema)
     db_name = c.string("DB_NAME", c.top("DB_NAME", "memoria")) or "memoria"
     db_user = c.string("DB_USER", c.top("DB_USER", "sa_sirena"))
     db_host = c.string("DB_HOST", c.top("DB_HOST", ""))
     db_port = c.integer("DB_PORT", c.top("DB_PORT", 5432), 1, 65535)
 
+    # Optional: without it the secret kept in the database by init-db signs.
     reply_secret = c.string("REPLY_TOKEN_SECRET", c.secret("", "REPLY_TOKEN_SECRET"), secret=True)
+    if reply_secret and len(reply_secret) < 16:
+        c.problems.append(
+            "REPLY_TOKEN_SECRET is too short: put a random string of at least 16 characters in the .env "
+            "beside %s (python3 -c 'import secrets; print(secrets.token_urlsafe(32))'), or remove it to "
+            "use the secret that manage.py init-db keeps in the database" % path.name)
+    previous_text = c.string("REPLY_TOKEN_SECRET_PREVIOUS", c.secret("", "REPLY_TOKEN_SECRET_PREVIOUS"),
+                             secret=True)
+    reply_previous = tuple(v for v in re.split(r"[\s,]+", previous_text) if v)
     replier_text = c.string("OPTS['replier_from_addr']", c.opt("replier_from_addr"))
     replier_name, replier_addr = c.address("OPTS['replier_from_addr']", replier_text, required=False)
-    if replier_addr and len(reply_secret) < 16:
-        c.problems.append(
-            "OPTS['replier_from_addr'] is set but REPLY_TOKEN_SECRET is %s: put a random string of "
-            "at least 16 characters in the .env beside %s (python3 -c 'import secrets; "
-            "print(secrets.token_urlsafe(32))')" % ("too short" if reply_secret else "not set", path.name)
-        )
     if replier_addr and "+" in replier_addr.partition("@")[0]:
         c.problems.append("OPTS['replier_from_addr'] must not contain '+': the reply token is added after a '+'")
 
@@ -392,8 +461,7 @@ def validate(module: ModuleType, path: Path, environ: dict[str, str] | None = No
     if templates_dir and not Path(templates_dir).is_dir():
         c.problems.append("OPTS['templates_dir'] %r is not a folder" % templates_dir)
     mail_log = c.string("OPTS['mail_log']", c.opt("mail_log"))
-    if mail_log and not Path(mail_log).expanduser().parent.is_dir():
-        c.problems.append("OPTS['mail_log'] %r: its folder does not exist" % mail_log)
+    c.problems += log_file_problems(mail_log)
     metrics_dir = c.string("OPTS['metrics_dir']", c.opt("metrics_dir"))
     if metrics_dir and not Path(metrics_dir).is_dir():
         c.problems.append("OPTS['metrics_dir'] %r is not a folder" % metrics_dir)
@@ -441,6 +509,7 @@ def validate(module: ModuleType, path: Path, environ: dict[str, str] | None = No
         templates_dir=templates_dir,
         metrics_dir=metrics_dir,
         reply_secret=reply_secret,
+        reply_secrets_previous=reply_previous,
         replier_from_name=replier_name,
         replier_from_addr=replier_addr,
         replier_separator=separator,

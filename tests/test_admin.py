@@ -79,10 +79,11 @@ def test_check_all_good_sends_and_deletes_nothing(env: Env, auth_smtp: SmtpServe
     assert lines[0].startswith("ok    settings %s: valid (replies by email on)" % env.conf)
     assert lines[1] == "ok    database %r at 127.0.0.1:%d as postgres: schema 'memoria' at version %d (current)" % (
         env.database.name, env.database.server.port, NEWEST)
-    assert lines[2] == "ok    SMTP server 127.0.0.1:%d: connected, logged in as 'mailer'; nothing sent" % auth_smtp.port
-    assert lines[3] == ("ok    POP3 mailbox 127.0.0.1:%d: logged in as 'replies', 1 message(s) waiting; "
+    assert lines[2] == "ok    reply-signing secret: from the environment or .env (REPLY_TOKEN_SECRET)"
+    assert lines[3] == "ok    SMTP server 127.0.0.1:%d: connected, logged in as 'mailer'; nothing sent" % auth_smtp.port
+    assert lines[4] == ("ok    POP3 mailbox 127.0.0.1:%d: logged in as 'replies', 1 message(s) waiting; "
                         "nothing deleted" % pop.port)
-    assert lines[4:] == ["all checks passed"]
+    assert lines[5:] == ["all checks passed"]
     assert auth_smtp.logins == ["mailer"] and auth_smtp.messages == []
     assert pop.count() == 1
     no_secret(result)
@@ -177,9 +178,13 @@ def test_check_bad_settings_exit_78_with_the_list(env: Env) -> None:
 
 
 def test_init_db_is_safe_to_rerun(env: Env) -> None:
+    first = manage(env, "init-db")  # the test database was migrated, but init-db never ran
+    assert first.returncode == 0 and "created the reply-signing secret" in first.stdout
     result = manage(env, "init-db")
     assert result.returncode == 0
     assert result.stdout.strip().endswith("up to date at version %d" % NEWEST)
+    assert "secret" not in result.stdout
+    assert env.database.scalar("SELECT count(*) FROM reply_secrets") == 1
 
 
 # --- test-email ------------------------------------------------------------
@@ -464,6 +469,22 @@ def test_purge_needs_a_positive_age(env: Env) -> None:
     assert manage(env, "purge").returncode == 2
     result = manage(env, "purge", "--older-than", "0")
     assert result.returncode == 2 and "must be 1 or more" in result.stderr
+
+
+@pytest.mark.parametrize("days", ["99999999999", "1000000", "36501"])
+def test_purge_with_an_absurd_age_is_a_usage_error(env: Env, days: str) -> None:
+    # 99999999999 overflowed PostgreSQL's interval, 1000000 reached a year
+    # before 1 AD that Python cannot hold: both were tracebacks (exit 1).
+    result = manage(env, "purge", "--older-than", days)
+    assert result.returncode == 2, result.stderr
+    assert "must be from 1 to 36500 (100 years), not %s" % days in result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+def test_purge_of_a_century_works(env: Env) -> None:
+    result = manage(env, "purge", "--older-than", "36500", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert "would delete 0 notification(s)" in result.stdout
 
 
 class ExplainingCursor(psycopg.Cursor[Any]):
