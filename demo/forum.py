@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import secrets
 from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -26,8 +25,9 @@ HEADERS = ("From", "To", "Subject", "Date", "Message-ID", "In-Reply-To", "Refere
 CONF_TEMPLATE = """\
 #
 # Settings of the forum mailer, written by demo.py for one demo run.
-# The secrets (REPLY_TOKEN_SECRET, REPLIER_POP_PSSWD) are in the .env beside
-# this file, as the shipped cron_conf.py recommends.
+# The POP3 password is in the .env beside this file, as the shipped
+# cron_conf.py recommends; the reply-signing secret was made by init-db and
+# lives in the database.
 #
 
 # --- Outgoing mail -------------------------------------------------------------
@@ -63,7 +63,11 @@ OPTS = {{
 
 
 def write_conf(work: Path, pg: Postgres, smtp_port: int, pop: Pop3Server) -> Path:
-    """Write cron_conf.py and its .env (a random REPLY_TOKEN_SECRET and the POP3 password, never printed)."""
+    """Write cron_conf.py and its .env (the POP3 password, never printed).
+
+    No REPLY_TOKEN_SECRET: as on a new installation, init-db makes the
+    reply-signing secret and keeps it in the database.
+    """
     conf = work / "cron_conf.py"
     conf.write_text(CONF_TEMPLATE.format(
         mail_from=MAIL_FROM, db_port=pg.port, db_user=pg.conninfo()["user"], db_name=DB_NAME,
@@ -73,9 +77,8 @@ def write_conf(work: Path, pg: Postgres, smtp_port: int, pop: Pop3Server) -> Pat
     # 0600 from the start, as the manual asks of .env files.
     fd = os.open(work / ".env", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as env:
-        env.write("REPLY_TOKEN_SECRET=%s\n" % secrets.token_urlsafe(32))
         env.write("REPLIER_POP_PSSWD=%s\n" % pop.password)
-    say("settings written to %s (the secrets are in the .env beside it)" % conf)
+    say("settings written to %s (the POP3 password is in the .env beside it)" % conf)
     return conf
 
 
