@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from forummail import match
+from forummail import match, settings
 from forummail.authresults import FAIL, NONE, PASS, authserv_id, check, parse
+from forummail.errors import ConfigError
 from forummail.parse import parse_message
 from tests.conftest import Env, Forum
 from tests.servers import DovecotServer
@@ -256,3 +257,19 @@ def test_parser_on_hostile_headers() -> None:
     assert parse('mx.forum.test; dmarc=pass header.from="x.org' + " x" * 1000) is None
     assert check(parse_message(_mail("bob@example.com", "mx.forum.test; dmarc=pass header.from=example.com")),
                  "").verdict == NONE
+
+
+# --- the setting --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("value, ok", [("mx.example.com", True), ("MX-1.example.com", True), ("OpenDMARC", True),
+                                       ("mx.example.com; dmarc=pass", False), ("mx example", False),
+                                       ("mx.example.com\nX: y", False), (5, False)])
+def test_replier_authserv_id_is_validated(tmp_path: Path, value: object, ok: bool) -> None:
+    path = tmp_path / "cron_conf.py"
+    path.write_text("MAIL_FROM='a@b.c'\nMAIL_SMTP='h'\nOPTS={'replier_authserv_id': %r}\n" % (value,))
+    if ok:
+        assert settings.load(str(path)).replier_authserv_id == value
+        return
+    with pytest.raises(ConfigError) as err:
+        settings.load(str(path))
+    assert any("OPTS['replier_authserv_id']" in p for p in err.value.problems)
