@@ -175,7 +175,10 @@ def from_domain(mail: ParsedMail) -> str:
     addresses = [a for _, a in getaddresses(raws) if a]
     if len(addresses) != 1 or "@" not in addresses[0]:
         return ""
-    return _domain(addresses[0])
+    domain = _domain(addresses[0])
+    # The address we match members by must be the one proven: where the two
+    # readings of a malformed header differ, neither is believed.
+    return domain if domain and domain == _domain(mail.from_addr) else ""
 
 
 def _aligned(signer: str, domain: str) -> bool:

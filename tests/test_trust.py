@@ -244,6 +244,9 @@ def _mail(from_: str, *results: str) -> bytes:
     (_mail("", "mx.forum.test; dmarc=pass header.from=example.com"), NONE),
     (_mail("bob@example.com", "i=1; mx.forum.test; dmarc=pass header.from=example.com"), NONE),
     (_mail("bob@example.com", "mx.forum.test.evil; dmarc=pass header.from=example.com"), NONE),
+    # Read two ways (getaddresses, and the <address> mail clients show): neither is believed.
+    (_mail('"x" <bob@evil.example> <bob@example.com>', "mx.forum.test; dmarc=pass header.from=evil.example"), NONE),
+    (_mail("bob@example.com (Bob)", "mx.forum.test; dmarc=pass header.from=example.com"), PASS),
 ])
 def test_check_verdicts(raw: bytes, verdict: str) -> None:
     assert check(parse_message(raw), OURS).verdict == verdict
