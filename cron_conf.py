@@ -84,4 +84,5 @@ OPTS = {
 	, 'replier_max_attachment_bytes' : 10485760 # larger attachments are dropped, with a note in the post (10 MB)
 	, 'replier_max_attachments' : 10            # attachments kept per reply; the rest dropped with a note
 	, 'replier_keep_raw_bytes' : 1048576        # bytes of a refused email kept in inbound_emails for the administrator (1 MB)
+	, 'replier_authserv_id' : ''       # authserv-id of your own receiving mail server (e.g. 'mx.example.com'); its DMARC pass lets a reply without token post; empty: tokens only
 }

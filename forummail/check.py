@@ -74,6 +74,8 @@ def report(items: list[Item], quiet: bool = False) -> str:
 def check_settings(settings: Settings) -> Item:
     """Settings are valid once loaded (load() refused bad ones); note what changes behaviour."""
     notes = ["replies by email %s" % ("on" if settings.replies_enabled else "off")]
+    if settings.replies_enabled and not settings.replier_authserv_id:
+        notes.append("no OPTS['replier_authserv_id']: only replies carrying their reply token are posted")
     if settings.debug:
         notes.append("DEBUG on: every notification goes to MAIL_ADMIN (%s)" % ", ".join(settings.mail_admin))
     if settings.mail_disable:

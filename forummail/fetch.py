@@ -113,6 +113,11 @@ def fetch_file(settings: Settings, path: str, dry_run: bool = False,
         db.require_schema(conn, settings)
         decision = Intake(settings, conn, dry_run=dry_run, source="stdin" if path == "-" else "file").handle(raw)
         _log(decision, path, dry_run, show)
+        summary = FetchSummary()
+        summary.add(decision)
+        if summary.refused and not dry_run:
+            # Piped one at a time, refusals still reach MAIL_ADMIN only in the hourly summary.
+            alerts.notify(settings, "refused-replies", "1 email repl(ies) refused", summary.refused, conn)
         return decision
     except psycopg.OperationalError as exc:
         raise TemporaryFailure("lost the connection to %s: %s" % (db.describe(settings), db.first_line(exc))) from None
@@ -131,7 +136,8 @@ def _log(decision: Decision, label: str, dry_run: bool, show: Callable[[str], No
         if decision.text:
             show("  " + decision.text.replace("\n", "\n  "))
         return
-    # A refused reply is routine (its sender and MAIL_ADMIN are told by mail);
+    # A refused reply is routine (the member it is tied to is told by mail, and
+    # MAIL_ADMIN in the hourly summary);
     # an internal error is not, and cron should mail it.
     level = logging.ERROR if decision.status == "error" else logging.INFO
     log.log(level, "%s (inbound %s)", decision.line(label), decision.inbound_id)

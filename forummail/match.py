@@ -6,6 +6,11 @@ Cc, Delivered-To, X-Original-To), by the token in In-Reply-To/References
 then by the ``[#N]`` tag in the subject.  The sender must be the user the
 token was issued to (case folded), active, in a universe that allows email
 replies, and still a follower of the task.
+
+``From`` is free text: without a valid token issued to its address, only
+the administrator's own receiving server can vouch for it (authresults.py).
+The thread and subject fallbacks serve only mail it vouches for.  A refusal
+names the member the proof ties the mail to, if any: only they are answered.
 """
 
 from __future__ import annotations
@@ -17,22 +22,27 @@ from datetime import date
 
 import psycopg
 
-from . import queue
+from . import authresults, queue
 from . import token as reply_token
 from .parse import ParsedMail
 from .settings import Settings
 
 _SUBJECT_TAG = re.compile(r"\[#(\d{1,18})\]")
+NOT_PROVEN = "the sender's address could not be verified"
+DMARC_FAILED = "the sender's domain failed its DMARC check"
 
 
 class Refusal(Exception):
     """The reply cannot be posted.  ``reason`` is stable (one explanation per reason
     per day); ``detail`` adds what only the administrator needs."""
 
-    def __init__(self, reason: str, detail: str = "") -> None:
+    def __init__(self, reason: str, detail: str = "", member: queue.Replier | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.detail = detail
+        # The member the proof ties this email to (the user of a valid token, or a
+        # DMARC-proven address): the only one who may be told, at their own address.
+        self.member = member
 
 
 @dataclass(frozen=True)
@@ -41,6 +51,7 @@ class Match:
     user_id: int
     how: str  # 'token', 'thread' or 'subject'
     token: str | None = None
+    member: queue.Replier | None = None
 
 
 def recipient_tokens(mail: ParsedMail, replier_addr: str) -> list[str]:
@@ -97,6 +108,7 @@ def find(conn: psycopg.Connection, mail: ParsedMail, settings: Settings,
          secrets: Iterable[str], today: date | None = None) -> Match:
     """Find the task and check the sender; raise Refusal saying why not."""
     today = today or date.today()
+    proof = authresults.check(mail, settings.replier_authserv_id)
     tokens = recipient_tokens(mail, settings.replier_from_addr) or thread_tokens(mail)
     sender = mail.from_addr.strip().lower()
     if tokens:
@@ -105,43 +117,51 @@ def find(conn: psycopg.Connection, mail: ParsedMail, settings: Settings,
             try:
                 data = reply_token.verify(list(secrets), tok, today)
             except reply_token.InvalidToken as exc:
+                # The token itself stays out of the detail: details reach the logs.
                 if exc.reason == "expired":
-                    problem = Refusal("the reply address has expired",
-                                      "token %s for user %s expired" % (tok, tok.split(".")[0]))
+                    problem = Refusal("the reply address has expired", "expired token of user %s" % tok.split(".")[0])
                 else:
-                    problem = Refusal("the reply address is not valid", "token %s is %s" % (tok, exc.reason))
+                    problem = Refusal("the reply address is not valid", "token is %s" % exc.reason)
                 continue
             replier = queue.replier_by_id(conn, data.user_id, data.task_id)
             if replier is None or replier.email.strip().lower() != sender:
+                # A forwarded notification or a forged From: the token's user is told.
                 problem = Refusal(
                     "the reply came from an address the notification was not sent to",
-                    "token for user %d; From is %s" % (data.user_id, mail.from_addr))
+                    "token for user %d; From is %s" % (data.user_id, mail.from_addr), replier)
                 continue
+            if proof.verdict == authresults.FAIL:
+                raise Refusal(DMARC_FAILED, proof.detail, replier)
             return _check(replier, "token", tok)
         assert problem is not None
         raise problem
+    if proof.verdict == authresults.FAIL:
+        raise Refusal(DMARC_FAILED, proof.detail)
     task_id = thread_task(conn, mail, settings.domain)
     how = "thread"
     if task_id is None:
         task_id = subject_task(mail.subject)
         how = "subject"
+    proven = proof.verdict == authresults.PASS
+    member = queue.replier_by_email(conn, sender, task_id or 0) if proven else None
     if task_id is None:
         raise Refusal("the email does not answer a forum notification",
-                      "no reply token, no thread id of ours, no [#N] in the subject")
-    replier = queue.replier_by_email(conn, sender, task_id)
-    if replier is None:
+                      "no reply token, no thread id of ours, no [#N] in the subject", member)
+    if not proven:
+        raise Refusal(NOT_PROVEN, "no valid reply token; %s; From: %s" % (proof.detail, mail.from_addr))
+    if member is None:
         raise Refusal("the sender is not a user of this forum", "From: %s" % mail.from_addr)
-    return _check(replier, how, None)
+    return _check(member, how, None)
 
 
 def _check(replier: queue.Replier, how: str, tok: str | None) -> Match:
     if not replier.task_exists:
-        raise Refusal("the task no longer exists", "task %d" % replier.task_id)
+        raise Refusal("the task no longer exists", "task %d" % replier.task_id, replier)
     if not replier.active:
-        raise Refusal("the user account is not active", "user %d" % replier.user_id)
+        raise Refusal("the user account is not active", "user %d" % replier.user_id, replier)
     if not replier.allow_email_reply:
-        raise Refusal("replies by email are not allowed in this universe", "task %d" % replier.task_id)
+        raise Refusal("replies by email are not allowed in this universe", "task %d" % replier.task_id, replier)
     if not replier.follows:
         raise Refusal("the sender no longer follows the task",
-                      "user %d, task %d" % (replier.user_id, replier.task_id))
-    return Match(task_id=replier.task_id, user_id=replier.user_id, how=how, token=tok)
+                      "user %d, task %d" % (replier.user_id, replier.task_id), replier)
+    return Match(task_id=replier.task_id, user_id=replier.user_id, how=how, token=tok, member=replier)

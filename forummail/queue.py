@@ -393,11 +393,11 @@ def inbound_left_in_mailbox(conn: psycopg.Connection) -> set[str]:
         "SELECT pop_uidl FROM inbound_emails WHERE left_in_mailbox AND pop_uidl IS NOT NULL")}
 
 
-def answered_recently(conn: psycopg.Connection, sender: str, reason: str, hours: int = 24) -> bool:
-    """Did this sender already get an explanation for this reason lately?"""
+def explained_recently(conn: psycopg.Connection, user_id: int, reason: str, hours: int = 24) -> bool:
+    """Did this member already get an explanation for this reason lately?"""
     row = conn.execute(
-        "SELECT 1 FROM inbound_emails WHERE lower(sender) = lower(%s) AND reason = %s AND answered"
-        " AND received_at > now() - make_interval(hours => %s) LIMIT 1", (sender, reason, hours)).fetchone()
+        "SELECT 1 FROM inbound_emails WHERE user_id = %s AND reason = %s AND answered"
+        " AND received_at > now() - make_interval(hours => %s) LIMIT 1", (user_id, reason, hours)).fetchone()
     return row is not None
 
 

@@ -47,6 +47,7 @@ class Decision:
     user_id: int | None = None
     text: str = ""
     sender: str = ""
+    detail: str = ""  # what only the administrator needs (the summary, the log)
 
     def line(self, label: str) -> str:
         where = " to task %s as user %s" % (self.task_id, self.user_id) if self.task_id else ""
@@ -65,8 +66,9 @@ class FetchSummary:
     def add(self, decision: Decision) -> None:
         self.counts[decision.status] = self.counts.get(decision.status, 0) + 1
         if decision.status in ("rejected", "error"):
-            self.refused.append("inbound email %s from %s: %s" % (
-                decision.inbound_id, decision.sender or "unknown sender", decision.reason))
+            self.refused.append("inbound email %s from %s: %s%s" % (
+                decision.inbound_id, decision.sender or "unknown sender", decision.reason,
+                " (%s)" % decision.detail if decision.detail else ""))
 
     def line(self) -> str:
         parts = ["%s %d" % (k, v) for k, v in sorted(self.counts.items())]
@@ -146,7 +148,8 @@ class Intake:
 
         if len(raw) > s.max_message_bytes:
             return self._refuse(finish, mail, raw, match.Refusal(
-                "the email is too large", "%d bytes, limit %d" % (len(raw), s.max_message_bytes)))
+                "the email is too large", "%d bytes, limit %d" % (len(raw), s.max_message_bytes),
+                self._member(mail)))
         if self.source == "pop3" and mail.date and mail.date < self.now() - timedelta(days=s.max_age_days):
             # A first run on a mailbox full of old mail must not flood the forum.
             return finish(Decision("ignored", "older than %d days: left in the mailbox" % s.max_age_days,
@@ -161,7 +164,7 @@ class Intake:
         text, notes, kept = self._content(mail, found)
         if not text.strip() and not kept:
             return self._refuse(finish, mail, raw, match.Refusal(
-                "the reply is empty", "nothing was left after removing the quoted original"))
+                "the reply is empty", "nothing was left after removing the quoted original", found.member))
         body = text + ("\n\n" + "\n".join(notes) if notes else "")
         message_id = queue.post_message(self.conn, found.task_id, found.user_id, body.strip())
         for part in kept:
@@ -191,29 +194,36 @@ class Intake:
                 kept.append(part)
         return text, notes, kept
 
+    def _member(self, mail: ParsedMail) -> queue.Replier | None:
+        """The member this email is tied to by proof, if any (for an email refused before matching)."""
+        try:
+            return match.find(self.conn, mail, self.settings, self.secrets, self.now().date()).member
+        except match.Refusal as refusal:
+            return refusal.member
+
     def _refuse(self, finish: Callable[..., Decision], mail: ParsedMail, raw: bytes,
                 refusal: match.Refusal) -> Decision:
-        """Keep the raw email, explain once a day to a person, copy the administrator."""
-        s = self.settings
+        """Keep the raw email; explain, once a day, only to the member the proof ties it to.
+
+        Never to the address in From: unproven, it may be anyone's, and answering
+        it would mail strangers whatever a forger wrote (backscatter).  The
+        administrator hears of refusals in the hourly summary (alerts.py).
+        """
+        member = refusal.member
         answered = False
-        sender = mail.from_addr
         # Never answer automatic mail (RFC 3834 section 2), whatever the refusal:
         # an oversized bounce is refused before the automatic check runs.
         automatic = autoreply.why_automatic(mail, self.own_addresses)
-        if sender and not automatic and not autoreply.never_answer(sender) and not queue.answered_recently(
-                self.conn, sender, refusal.reason):
-            queue.enqueue(self.conn, sender, "Your email was not posted: %s" % (mail.subject or "(no subject)"),
-                          explanation(refusal.reason, mail.subject), "reply-rejected")
+        address = member.email.strip() if member else ""
+        if member and address and not automatic and not autoreply.never_answer(address) \
+                and not queue.explained_recently(self.conn, member.user_id, refusal.reason):
+            queue.enqueue(self.conn, address, "Your email was not posted",
+                          explanation(refusal.reason, mail.date, mail.message_id), "reply-rejected")
             answered = True
-        decision = finish(Decision("rejected", refusal.reason), raw=raw[: s.keep_raw_bytes], answered=answered)
-        for admin in s.mail_admin:
-            queue.enqueue(self.conn, admin, "Refused reply from %s: %s" % (sender or "unknown sender",
-                                                                          refusal.reason),
-                          "A reply was refused and not posted.\n\nFrom: %s\nSubject: %s\nReason: %s\nDetail: %s\n"
-                          "Recorded as inbound email %s; the original is attached.\n"
-                          % (sender, mail.subject, refusal.reason, refusal.detail or "-", decision.inbound_id),
-                          "reply-rejected-admin", inbound_id=decision.inbound_id)
-        return decision
+        log.info("email %s refused: %s (%s)", mail.message_id or "without Message-ID", refusal.reason,
+                 refusal.detail or "-")
+        return finish(Decision("rejected", refusal.reason, user_id=member.user_id if member else None,
+                               detail=refusal.detail), raw=raw[: self.settings.keep_raw_bytes], answered=answered)
 
     def _record_error(self, mail: ParsedMail, raw: bytes, key: str, uidl: str | None, detail: str) -> Decision:
         if self.dry_run:
@@ -237,11 +247,21 @@ def reply_text(mail: ParsedMail, settings: Settings, token: str | None = None) -
     return reply_token.TOKEN_RE.sub("", text).strip()
 
 
-def explanation(reason: str, subject: str) -> str:
-    """The short answer a person gets when their reply was refused."""
+def explanation(reason: str, sent_at: datetime | None, message_id: str) -> str:
+    """The short answer a member gets when their email was refused.
+
+    Neutral: it names the email by date and Message-ID only, never by its
+    subject or text, so it carries nothing a forger wrote.
+    """
+    which = "Your email"
+    if sent_at:
+        which += " of %s" % sent_at.strftime("%Y-%m-%d %H:%M %z").strip()
+    if message_id and len(message_id) <= 120:
+        which += " (Message-ID %s)" % message_id
     return (
-        "Your email \"%s\" could not be posted to the forum: %s.\n\n"
+        "%s could not be posted to the forum: %s.\n\n"
         "Nothing was posted. To answer, reply to the most recent notification email you received for "
-        "that task, from the address it was sent to, or write your answer in the forum itself.\n\n"
+        "that task, from the address it was sent to, or write your answer in the forum itself. If you "
+        "think this is wrong, ask the forum's administrator.\n\n"
         "This is an automatic message; you will get it at most once a day for this reason.\n"
-        % (subject or "(no subject)", reason))
+        % (which, reason))

@@ -71,6 +71,7 @@ OPTS_DEFAULTS: dict[str, Any] = {
     "replier_max_attachment_bytes": 10 * 1024 * 1024,
     "replier_max_attachments": 10,
     "replier_keep_raw_bytes": 1024 * 1024,
+    "replier_authserv_id": "",
 }
 
 # The original product's other tools (its directory sync, its LDAP import)
@@ -180,6 +181,7 @@ class Settings:
     max_attachment_bytes: int = 10 * 1024 * 1024
     max_attachments: int = 10
     keep_raw_bytes: int = 1024 * 1024
+    replier_authserv_id: str = ""
     raw_opts: dict[str, Any] = field(repr=False, default_factory=dict)
 
     @property
@@ -465,6 +467,11 @@ def validate(module: ModuleType, path: Path, environ: dict[str, str] | None = No
     metrics_dir = c.string("OPTS['metrics_dir']", c.opt("metrics_dir"))
     if metrics_dir and not Path(metrics_dir).is_dir():
         c.problems.append("OPTS['metrics_dir'] %r is not a folder" % metrics_dir)
+    authserv_id = c.string("OPTS['replier_authserv_id']", c.opt("replier_authserv_id"))
+    if authserv_id and not re.fullmatch(r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,252}[A-Za-z0-9])?", authserv_id):
+        c.problems.append("OPTS['replier_authserv_id'] must be the name your receiving mail server writes first in "
+                          "its Authentication-Results headers, like 'mx.example.com', not %r" % authserv_id)
+        authserv_id = ""
     separator = c.string("OPTS['replier_separator']", c.opt("replier_separator")) or DEFAULT_SEPARATOR
 
     settings_kw = dict(
@@ -521,6 +528,7 @@ def validate(module: ModuleType, path: Path, environ: dict[str, str] | None = No
         pop_password=pop_password,
         raw_opts=dict(opts),
         **settings_kw,
+        replier_authserv_id=authserv_id,
     )
 
 

@@ -76,7 +76,8 @@ def test_check_all_good_sends_and_deletes_nothing(env: Env, auth_smtp: SmtpServe
     result = manage(env, "check")
     assert (result.returncode, result.stderr) == (0, "")
     lines = result.stdout.splitlines()
-    assert lines[0].startswith("ok    settings %s: valid (replies by email on)" % env.conf)
+    assert lines[0] == ("ok    settings %s: valid (replies by email on; no OPTS['replier_authserv_id']: "
+                        "only replies carrying their reply token are posted)" % env.conf)
     assert lines[1] == "ok    database %r at 127.0.0.1:%d as postgres: schema 'memoria' at version %d (current)" % (
         env.database.name, env.database.server.port, NEWEST)
     assert lines[2] == "ok    reply-signing secret: from the environment or .env (REPLY_TOKEN_SECRET)"

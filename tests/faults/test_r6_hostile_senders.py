@@ -124,7 +124,7 @@ def test_refused_forged_from_forged_foreign_expired_tokens_and_strangers(
                           "the user account is not active"),
         "stranger, subject tag only": (_strip_thread(gmail_reply(original, "stranger@elsewhere.example", "hello",
                                                                  to="replies@forum.test")),
-                                       "the sender is not a user of this forum"),
+                                       "the sender's address could not be verified"),
         "stranger, no task at all": (_strip_thread(gmail_reply(original, "stranger@elsewhere.example", "hi",
                                                                to="replies@forum.test")).replace(
             b"[#%d]" % task, b"[no tag]"), "the email does not answer a forum notification"),
@@ -157,8 +157,8 @@ def _tricky_run(env: Env, forum: Forum, pop: DovecotServer) -> set[str]:
     forum.conn.execute("SELECT enqueue_email('sys@example.com', %s, 'body', 'invite')",
                        ("=?utf-8?q?Hello=0D=0ABcc:_victim@example.org?=",))
     assert env.run("send_notifications.py").returncode == 0
-    # Replies whose names, subjects and addresses carry the tricks: refused ones are
-    # answered (their subject goes into ours), and MAIL_ADMIN gets a copy.
+    # Replies whose names, subjects and addresses carry the tricks: refused, recorded,
+    # never answered (strangers), and listed in MAIL_ADMIN's hourly summary.
     for i, trick in enumerate(TRICKS):
         msg = EmailMessage()
         msg["From"] = "stranger%d@elsewhere.example" % i
