@@ -76,4 +76,6 @@ OPTS = {
 	, 'replier_max_attachment_bytes' : 10485760 # larger attachments are dropped, with a note in the post (10 MB)
 	, 'replier_max_attachments' : 10            # attachments kept per reply; the rest dropped with a note
 	, 'replier_keep_raw_bytes' : 1048576        # bytes of a refused email kept in inbound_emails for the administrator (1 MB)
+	, 'replier_max_mime_depth' : 20             # replies with MIME parts nested deeper than this many levels are refused (3-50, default 20)
+	, 'replier_max_mime_parts' : 200            # replies with more MIME parts than this are refused (10-10000, default 200)
 }
