@@ -280,13 +280,16 @@ class Intake:
 
 
 def reply_text(mail: ParsedMail, settings: Settings, token: str | None = None) -> str:
-    """The new text of a reply: quote and signature cut, our addresses and tokens removed."""
+    """The new text of a reply: quote and signature cut, our reply addresses removed."""
     ours = [settings.replier_from_addr] if settings.replier_from_addr else []
     if token:
         ours.insert(0, reply_token.reply_address(settings.replier_from_addr, token))
     text = extract_from_parsed(mail, settings.replier_separator, ours)
-    # Belt and braces: no reply token is ever posted, whatever the client quoted.
-    return clean(reply_token.TOKEN_RE.sub("", text)).strip()
+    if settings.replier_from_addr:
+        # Belt and braces: no reply address of ours (any token) is ever posted,
+        # whatever the client quoted; other token-shaped text is the person's own words.
+        text = reply_token.reply_address_re(settings.replier_from_addr).sub("", text)
+    return clean(text).strip()
 
 
 def explanation(reason: str, subject: str) -> str:
