@@ -85,7 +85,7 @@ class _DryRun(Exception):
 
 
 def message_key(mail: ParsedMail, raw: bytes) -> str:
-    return mail.message_id[:900] if mail.message_id else "sha256:" + hashlib.sha256(raw).hexdigest()
+    return clean(mail.message_id[:900]) if mail.message_id else "sha256:" + hashlib.sha256(raw).hexdigest()
 
 
 class Intake:
@@ -126,7 +126,7 @@ class Intake:
         except psycopg.OperationalError:
             raise  # the database is gone: stop, delete nothing
         except Exception as exc:  # one bad email never stops the batch
-            log.exception("email %s: internal error", clean(key))
+            log.exception("email %s: internal error", key)
             return self._record_error(mail, raw, key, uidl, "%s: %s" % (type(exc).__name__, exc))
         return result[0]
 
@@ -256,15 +256,15 @@ class Intake:
             return Decision("error", reason)
         try:
             with self.conn.transaction():
-                previous = queue.inbound_previous(self.conn, clean(key))
+                previous = queue.inbound_previous(self.conn, key)
                 status = "duplicate" if previous else "error"
-                inbound_id = queue.inbound_log(self.conn, clean(key), {
+                inbound_id = queue.inbound_log(self.conn, key, {
                     **self._fields(mail, raw, uidl), "status": status, "reason": reason,
                     "raw": raw[: self.settings.keep_raw_bytes]})
         except psycopg.OperationalError:
             raise
         except Exception:
-            log.exception("email %s: recording the error failed too; keeping a last-resort record", clean(key))
+            log.exception("email %s: recording the error failed too; keeping a last-resort record", key)
             return self._last_resort(raw, uidl)
         return Decision("error", reason, inbound_id=inbound_id)
 
