@@ -85,4 +85,6 @@ OPTS = {
 	, 'replier_max_attachments' : 10            # attachments kept per reply; the rest dropped with a note
 	, 'replier_keep_raw_bytes' : 1048576        # bytes of a refused email kept in inbound_emails for the administrator (1 MB)
 	, 'replier_authserv_id' : ''       # authserv-id of your own receiving mail server (e.g. 'mx.example.com'); its DMARC pass lets a reply without token post; empty: tokens only
+	, 'replier_max_mime_depth' : 20             # replies with MIME parts nested deeper than this many levels are refused (3-50, default 20)
+	, 'replier_max_mime_parts' : 200            # replies with more MIME parts than this are refused (10-10000, default 200)
 }

@@ -39,6 +39,7 @@ from . import token as reply_token
 from .addresses import InvalidAddress, Mailbox, mailbox
 from .errors import ConfigError
 from .queue import Job
+from .safetext import file_name
 from .settings import Settings
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -281,8 +282,12 @@ class Composer:
 
     def _context(self, job: Job, reply_allowed: bool) -> dict[str, Any]:
         s = self.settings
+        # Shown under a safe name (a file stored before that rule, or by the forum,
+        # may hold bidirectional overrides: "invoice\u202efdp.exe" reads as a PDF);
+        # the link keeps the stored name, which is how the downloader finds the file.
         attachments = [
-            {"name": name, "size": human_size(size), "url": download_url(s.replier_downloader_url, name, h)}
+            {"name": file_name(name), "size": human_size(size),
+             "url": download_url(s.replier_downloader_url, name, h)}
             for name, h, size in job.attachments
         ]
         return {

@@ -1,17 +1,22 @@
 """Parse a raw RFC 5322 message into what the reply fetcher needs.
 
-``parse_message`` never raises: whatever the bytes, it returns a ``ParsedMail`` with
-best-effort values (empty strings and lists where nothing could be read).  It uses the
-modern ``email`` API (``policy.default``, ``get_body``, ``iter_parts``) and decodes body
-text itself, so an unknown or lying charset falls back to utf-8, cp1252, then latin-1
-instead of failing.
+In two steps, so that a hostile body costs nothing before the sender is known:
+``parse_headers`` reads the header block only (sender, recipients, thread ids),
+``parse_body`` adds the text and the attachments; ``mime_shape`` measures the
+nesting and the number of parts on the raw bytes, cheaply, before a full parse.
+``parse_message`` does both steps.  None of them raises: whatever the bytes,
+the result has best-effort values (empty strings and lists where nothing could
+be read), and every string in it is valid for PostgreSQL and UTF-8 output
+(``safetext.clean``).  It uses the modern ``email`` API (``policy.default``,
+``get_body``, ``iter_parts``) and decodes body text itself, so an unknown or
+lying charset falls back to utf-8, cp1252, then latin-1 instead of failing.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email import policy
 from email.header import decode_header, make_header
@@ -20,6 +25,7 @@ from email.parser import BytesParser
 from email.utils import getaddresses, parsedate_to_datetime
 
 from forummail.html2text import html_to_text
+from forummail.safetext import clean, file_name
 
 log = logging.getLogger(__name__)
 
@@ -79,33 +85,52 @@ class ParsedMail:
 
 def parse_message(raw: bytes) -> ParsedMail:
     """Parse ``raw`` (a whole RFC 5322 message) into a ``ParsedMail``; never raises."""
+    return parse_body(parse_headers(raw), raw)
+
+
+def parse_headers(raw: bytes) -> ParsedMail:
+    """The header fields of ``raw`` (the body left unparsed: ``text`` empty, no attachments).
+
+    Cheap whatever the body holds, so the sender and the task are known before
+    any of it is parsed; ``message`` gives every header and the top content type.
+    """
     try:
-        message = BytesParser(policy=policy.default).parsebytes(bytes(raw))
+        message = BytesParser(policy=policy.default).parsebytes(bytes(raw), headersonly=True)
     except Exception:
-        log.warning("unparseable message; using it as plain text", exc_info=True)
-        empty = EmailMessage()
-        return ParsedMail(message=empty, text=_decode(bytes(raw), None).replace("\r\n", "\n"))
+        log.warning("unparseable message header", exc_info=True)
+        return ParsedMail(message=EmailMessage())
     if not isinstance(message, EmailMessage):  # policy.default always gives one; for mypy
         return ParsedMail(message=EmailMessage())
     try:
-        return _parse(message)
-    except Exception:  # a bug or a message nobody foresaw: degrade, do not fail the fetch
-        log.warning("message only partly parsed", exc_info=True)
+        return _parse_headers(message)
+    except Exception:  # a bug or a header nobody foresaw: degrade, do not fail the fetch
+        log.warning("message header only partly parsed", exc_info=True)
         return ParsedMail(message=message, subject=_header_text(message, "Subject"))
 
 
-def _parse(message: EmailMessage) -> ParsedMail:
+def parse_body(mail: ParsedMail, raw: bytes) -> ParsedMail:
+    """``mail`` (from ``parse_headers(raw)``) with the text and attachments of ``raw``; never raises.
+
+    The header fields stay those of ``mail``: a body that cannot be parsed
+    costs its text, never the sender.
+    """
+    try:
+        message = BytesParser(policy=policy.default).parsebytes(bytes(raw))
+    except Exception:  # RecursionError on a deep structure among others
+        log.warning("unparseable message body; using it as plain text", exc_info=True)
+        return replace(mail, text=clean(_decode(bytes(raw), None).replace("\r\n", "\n")))
+    if not isinstance(message, EmailMessage):  # policy.default always gives one; for mypy
+        return mail
+    try:
+        return _with_body(mail, message)
+    except Exception:  # a bug or a message nobody foresaw: degrade, do not fail the fetch
+        log.warning("message only partly parsed", exc_info=True)
+        return replace(mail, message=message)
+
+
+def _parse_headers(message: EmailMessage) -> ParsedMail:
     from_list = _addresses(message, "From")
     from_addr, from_name = from_list[0] if from_list else ("", "")
-    body = _body_part(message)
-    plain, html = _alternatives(message, body)
-    text, from_html = "", False
-    if plain is not None and plain.strip():
-        text = plain
-    elif html is not None:
-        text, from_html = html_to_text(html), True
-    elif plain is not None:
-        text = plain
     return ParsedMail(
         message=message,
         message_id=_first_msgid(_header_text(message, "Message-ID")),
@@ -119,11 +144,21 @@ def _parse(message: EmailMessage) -> ParsedMail:
         in_reply_to=_first_msgid(_header_text(message, "In-Reply-To")),
         references=_msgids(" ".join(_header_texts(message, "References"))),
         date=_date(message),
-        text=text,
-        text_from_html=from_html,
-        html=html,
-        attachments=_attachments(message, body, html or ""),
     )
+
+
+def _with_body(mail: ParsedMail, message: EmailMessage) -> ParsedMail:
+    body = _body_part(message)
+    plain, html = _alternatives(message, body)
+    text, from_html = "", False
+    if plain is not None and plain.strip():
+        text = plain
+    elif html is not None:
+        text, from_html = clean(html_to_text(html)), True
+    elif plain is not None:
+        text = plain
+    return replace(mail, message=message, text=text, text_from_html=from_html, html=html,
+                   attachments=_attachments(message, body, html or ""))
 
 
 # --- headers -----------------------------------------------------------------------------
@@ -133,8 +168,9 @@ def _clean_header(value: str) -> str:
     if re.search("[\udc80-\udcff]", value):
         # Raw 8-bit bytes in a header come back as surrogates: decode them for real.
         value = _decode(value.encode("utf-8", "surrogateescape"), None)
-    # Decoded encoded-words may smuggle CR/LF or other controls: one line, always.
-    return " ".join(_CONTROL_RE.sub(" ", value).split())
+    # Decoded encoded-words may smuggle CR/LF or other controls: one line, always;
+    # and lone surrogates (from =?utf-7?...?= among others) or NULs: never.
+    return clean(" ".join(_CONTROL_RE.sub(" ", value).split()))
 
 
 def _header_texts(message: Message, name: str) -> list[str]:
@@ -283,7 +319,7 @@ def _part_text(part: Message) -> str:
         charset = part.get_content_charset()
     except Exception:
         charset = None
-    text = _decode(payload, charset).replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+    text = clean(_decode(payload, charset).replace("\r\n", "\n").replace("\r", "\n").replace("\x00", ""))
     if part.get_content_subtype() == "plain":
         params = {k.lower(): v.lower() for k, v in _params(part)}
         if params.get("format") == "flowed":
@@ -362,7 +398,10 @@ def _collect(part: Message, body: Message | None, html: str, found: list[Attachm
                 _collect(child, body, html, found, depth + 1)
         return
     filename = _filename(part)
-    disposition = (part.get_content_disposition() or "").lower()
+    try:
+        disposition = (part.get_content_disposition() or "").lower()
+    except Exception:  # e.g. an RFC 2231 name in utf-7 that decodes to a lone surrogate
+        disposition = "attachment" if filename else ""
     if part.get_content_maintype() == "text" and content_type in ("text/plain", "text/html"):
         # The other alternative of the body, or a text part without a name: not a file.
         if not filename and disposition != "attachment":
@@ -372,10 +411,10 @@ def _collect(part: Message, body: Message | None, html: str, found: list[Attachm
         payload = part.get_payload(decode=True)
     except Exception:
         payload = None
-    content_id = _clean_header(str(part.get("Content-ID", "") or "")).strip("<>") or None
+    content_id = _header_text(part, "Content-ID").strip("<>") or None
     found.append(Attachment(
         filename=filename,
-        content_type=content_type,
+        content_type=clean(content_type),
         data=payload if isinstance(payload, bytes) else b"",
         content_id=content_id,
         # Inline: shown in the body, whatever the disposition says, when the HTML refers to it.
@@ -390,7 +429,6 @@ def _filename(part: Message) -> str | None:
         name = None
     if not name:
         return None
-    name = _clean_header(str(name))
-    # Only the last path component: a name is a label, never a path.
-    name = re.split(r"[\\/]", name)[-1].strip()
-    return name or None
+    # A label, never a path, and shown as it really is (safetext.file_name).
+    safe = file_name(_clean_header(str(name)), fallback="")
+    return safe or None

@@ -17,10 +17,11 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 
-from . import autoreply, match, queue, signing
+from . import autoreply, match, mimeshape, queue, signing
 from . import token as reply_token
 from .extract import extract_from_parsed
-from .parse import Attachment, ParsedMail, parse_message
+from .parse import Attachment, ParsedMail, parse_body, parse_headers
+from .safetext import clean, file_name
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,10 @@ _JUNK_TYPES = ("application/pkcs7-signature", "application/x-pkcs7-signature", "
                "application/ms-tnef", "application/vnd.ms-tnef", "text/vcard", "text/x-vcard",
                "text/directory")
 _SMALL_INLINE = 8 * 1024  # inline images below this are signature logos and spacers
+_MAX_REASON = 2000  # characters of an error's text kept as its reason
+# The reason of the record written when even recording the error failed: fixed,
+# so that nothing of the email can make it fail too.
+LAST_RESORT_REASON = "internal error: the email could not be recorded; its raw bytes and sha256 are kept"
 
 
 @dataclass
@@ -82,7 +87,7 @@ class _DryRun(Exception):
 
 
 def message_key(mail: ParsedMail, raw: bytes) -> str:
-    return mail.message_id[:900] if mail.message_id else "sha256:" + hashlib.sha256(raw).hexdigest()
+    return clean(mail.message_id[:900]) if mail.message_id else "sha256:" + hashlib.sha256(raw).hexdigest()
 
 
 class Intake:
@@ -100,11 +105,15 @@ class Intake:
         self.secrets = list(signing.required(s, conn).verify)
 
     def handle(self, raw: bytes, uidl: str | None = None) -> Decision:
-        """Record and decide one email in one transaction (rolled back in a dry run)."""
-        mail = parse_message(raw)
+        """Record and decide one email in one transaction (rolled back in a dry run).
+
+        Only the header is parsed here: the body waits until the sender may post
+        (``_decide``), so a hostile body costs nothing for a stranger's mail.
+        """
+        mail = parse_headers(raw)
         key = message_key(mail, raw)
         decision = self._handle(mail, raw, key, uidl)
-        decision.sender = mail.from_addr
+        decision.sender = clean(mail.from_addr)
         return decision
 
     def _handle(self, mail: ParsedMail, raw: bytes, key: str, uidl: str | None) -> Decision:
@@ -124,9 +133,11 @@ class Intake:
         return result[0]
 
     def _fields(self, mail: ParsedMail, raw: bytes, uidl: str | None) -> dict[str, object]:
-        return {"message_id_header": mail.message_id[:900] or None, "pop_uidl": uidl, "source": self.source,
-                "sent_at": mail.date, "sender": mail.from_addr[:320] or None,
-                "subject": mail.subject[:500] or None, "raw_size": len(raw)}
+        # Everything of the email that reaches the record goes through clean():
+        # one lone surrogate or NUL would fail this record and the error's too.
+        return {"message_id_header": clean(mail.message_id[:900]) or None, "pop_uidl": uidl,
+                "source": self.source, "sent_at": mail.date, "sender": clean(mail.from_addr[:320]) or None,
+                "subject": clean(mail.subject[:500]) or None, "raw_size": len(raw)}
 
     def _decide(self, mail: ParsedMail, raw: bytes, key: str, uidl: str | None) -> Decision:
         s = self.settings
@@ -141,6 +152,7 @@ class Intake:
 
         def finish(decision: Decision, **extra: object) -> Decision:
             decision.inbound_id = inbound_id
+            decision.reason = clean(decision.reason)
             queue.inbound_finish(self.conn, inbound_id, {
                 "status": decision.status, "reason": decision.reason or None, "task_id": decision.task_id,
                 "user_id": decision.user_id, "message_id": decision.message_id, **extra})
@@ -161,17 +173,33 @@ class Intake:
             found = match.find(self.conn, mail, s, self.secrets, self.now().date())
         except match.Refusal as refusal:
             return self._refuse(finish, mail, raw, refusal)
+        too_complex = self._mime_limits(raw, found.member)
+        if too_complex is not None:
+            return self._refuse(finish, mail, raw, too_complex)
+        mail = parse_body(mail, raw)  # only now: the sender may post here, the structure is sane
         text, notes, kept = self._content(mail, found)
         if not text.strip() and not kept:
             return self._refuse(finish, mail, raw, match.Refusal(
                 "the reply is empty", "nothing was left after removing the quoted original", found.member))
-        body = text + ("\n\n" + "\n".join(notes) if notes else "")
-        message_id = queue.post_message(self.conn, found.task_id, found.user_id, body.strip())
+        body = clean(text + ("\n\n" + "\n".join(notes) if notes else "")).strip()
+        message_id = queue.post_message(self.conn, found.task_id, found.user_id, body)
         for part in kept:
-            queue.add_attachment(self.conn, message_id, part.filename or "attachment", part.content_type,
+            queue.add_attachment(self.conn, message_id, file_name(part.filename), clean(part.content_type),
                                  part.data, hashlib.sha256(part.data).hexdigest())
         return finish(Decision("posted", "", message_id=message_id, task_id=found.task_id,
-                               user_id=found.user_id, text=body.strip()))
+                               user_id=found.user_id, text=body))
+
+    def _mime_limits(self, raw: bytes, member: queue.Replier | None) -> match.Refusal | None:
+        """A refusal when the MIME structure passes a limit, measured without parsing it."""
+        s = self.settings
+        shape = mimeshape.measure(raw, s.max_mime_depth, s.max_mime_parts)
+        if shape.depth > s.max_mime_depth:
+            return match.Refusal("the email's parts are nested more than %d levels deep" % s.max_mime_depth,
+                                 "over the limit OPTS['replier_max_mime_depth'] = %d" % s.max_mime_depth, member)
+        if shape.parts > s.max_mime_parts:
+            return match.Refusal("the email has more than %d parts" % s.max_mime_parts,
+                                 "over the limit OPTS['replier_max_mime_parts'] = %d" % s.max_mime_parts, member)
+        return None
 
     def _content(self, mail: ParsedMail, found: match.Match) -> tuple[str, list[str], list[Attachment]]:
         s = self.settings
@@ -184,7 +212,7 @@ class Intake:
                 continue
             if part.inline and part.content_id and len(part.data) < _SMALL_INLINE:
                 continue
-            label = name or part.content_type
+            label = file_name(name, fallback=clean(part.content_type))
             if len(part.data) > s.max_attachment_bytes:
                 notes.append("[attachment %s dropped: %d KB is over the %d KB limit]"
                              % (label, len(part.data) // 1024, s.max_attachment_bytes // 1024))
@@ -226,25 +254,52 @@ class Intake:
                                detail=refusal.detail), raw=raw[: self.settings.keep_raw_bytes], answered=answered)
 
     def _record_error(self, mail: ParsedMail, raw: bytes, key: str, uidl: str | None, detail: str) -> Decision:
+        """Record the email as ``error`` with its raw bytes; never fails on what failed the first try.
+
+        Should even that fail (the record itself is what the database refuses),
+        a last-resort record of the raw bytes and their hash, whose fields hold
+        nothing the email chose, lets it leave the mailbox.  A database that is
+        gone (``OperationalError``) still stops the run with nothing deleted.
+        """
+        reason = clean("internal error: " + detail)[:_MAX_REASON]
         if self.dry_run:
-            return Decision("error", detail)
+            return Decision("error", reason)
+        try:
+            with self.conn.transaction():
+                previous = queue.inbound_previous(self.conn, key)
+                status = "duplicate" if previous else "error"
+                inbound_id = queue.inbound_log(self.conn, key, {
+                    **self._fields(mail, raw, uidl), "status": status, "reason": reason,
+                    "raw": raw[: self.settings.keep_raw_bytes]})
+        except psycopg.OperationalError:
+            raise
+        except Exception:
+            log.exception("email %s: recording the error failed too; keeping a last-resort record", key)
+            return self._last_resort(raw, uidl)
+        return Decision("error", reason, inbound_id=inbound_id)
+
+    def _last_resort(self, raw: bytes, uidl: str | None) -> Decision:
+        key = "sha256:" + hashlib.sha256(raw).hexdigest()
         with self.conn.transaction():
             previous = queue.inbound_previous(self.conn, key)
-            status = "duplicate" if previous else "error"
             inbound_id = queue.inbound_log(self.conn, key, {
-                **self._fields(mail, raw, uidl), "status": status, "reason": "internal error: " + detail,
-                "raw": raw[: self.settings.keep_raw_bytes]})
-        return Decision("error", "internal error: " + detail, inbound_id=inbound_id)
+                "pop_uidl": clean(uidl) if uidl else None, "source": self.source,
+                "status": "duplicate" if previous else "error", "reason": LAST_RESORT_REASON,
+                "raw": raw[: self.settings.keep_raw_bytes], "raw_size": len(raw)})
+        return Decision("error", LAST_RESORT_REASON, inbound_id=inbound_id)
 
 
 def reply_text(mail: ParsedMail, settings: Settings, token: str | None = None) -> str:
-    """The new text of a reply: quote and signature cut, our addresses and tokens removed."""
+    """The new text of a reply: quote and signature cut, our reply addresses removed."""
     ours = [settings.replier_from_addr] if settings.replier_from_addr else []
     if token:
         ours.insert(0, reply_token.reply_address(settings.replier_from_addr, token))
     text = extract_from_parsed(mail, settings.replier_separator, ours)
-    # Belt and braces: no reply token is ever posted, whatever the client quoted.
-    return reply_token.TOKEN_RE.sub("", text).strip()
+    if settings.replier_from_addr:
+        # Belt and braces: no reply address of ours (any token) is ever posted,
+        # whatever the client quoted; other token-shaped text is the person's own words.
+        text = reply_token.reply_address_re(settings.replier_from_addr).sub("", text)
+    return clean(text).strip()
 
 
 def explanation(reason: str, sent_at: datetime | None, message_id: str) -> str:

@@ -72,6 +72,8 @@ OPTS_DEFAULTS: dict[str, Any] = {
     "replier_max_attachments": 10,
     "replier_keep_raw_bytes": 1024 * 1024,
     "replier_authserv_id": "",
+    "replier_max_mime_depth": 20,
+    "replier_max_mime_parts": 200,
 }
 
 # The original product's other tools (its directory sync, its LDAP import)
@@ -182,6 +184,8 @@ class Settings:
     max_attachments: int = 10
     keep_raw_bytes: int = 1024 * 1024
     replier_authserv_id: str = ""
+    max_mime_depth: int = 20
+    max_mime_parts: int = 200
     raw_opts: dict[str, Any] = field(repr=False, default_factory=dict)
 
     @property
@@ -491,6 +495,9 @@ def validate(module: ModuleType, path: Path, environ: dict[str, str] | None = No
                                        c.opt("replier_max_attachment_bytes"), 0, 1 << 30),
         max_attachments=c.integer("OPTS['replier_max_attachments']", c.opt("replier_max_attachments"), 0, 1000),
         keep_raw_bytes=c.integer("OPTS['replier_keep_raw_bytes']", c.opt("replier_keep_raw_bytes"), 0, 1 << 30),
+        # Above 50 levels the email package's recursion comes near Python's limit.
+        max_mime_depth=c.integer("OPTS['replier_max_mime_depth']", c.opt("replier_max_mime_depth"), 3, 50),
+        max_mime_parts=c.integer("OPTS['replier_max_mime_parts']", c.opt("replier_max_mime_parts"), 10, 10000),
     )
     db_connection_addr = c.string("OPTS['db_connection_addr']", c.opt("db_connection_addr"))
     downloader = c.string("OPTS['replier_downloader_url']", c.opt("replier_downloader_url"))

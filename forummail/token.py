@@ -24,7 +24,9 @@ from datetime import date
 
 _EPOCH = date(1970, 1, 1)
 _SIG_BYTES = 10
-TOKEN_RE = re.compile(r"(?<![0-9a-z])([0-9a-f]{1,16})\.([0-9a-f]{1,16})\.([0-9a-f]{1,8})\.([a-z2-7]{16})(?![0-9a-z])")
+# user id, task id, last day (hex), signature (base32): the shape, one place.
+_FIELDS = (r"[0-9a-f]{1,16}", r"[0-9a-f]{1,16}", r"[0-9a-f]{1,8}", r"[a-z2-7]{16}")
+TOKEN_RE = re.compile(r"(?<![0-9a-z])" + r"\.".join("(%s)" % f for f in _FIELDS) + r"(?![0-9a-z])")
 
 
 class InvalidToken(ValueError):
@@ -84,3 +86,17 @@ def reply_address(replier_addr: str, token: str) -> str:
     """``replies@example.com`` + token -> ``replies+TOKEN@example.com``."""
     local, _, domain = replier_addr.rpartition("@")
     return "%s+%s@%s" % (local, token, domain)
+
+
+def reply_address_re(replier_addr: str) -> re.Pattern[str]:
+    """Any reply address of ours (``replies+TOKEN@example.com``, any token, any case), whole.
+
+    With the ``mailto:`` and the angle brackets around it, and one space before
+    it, so that removing it leaves the sentence readable.  Only whole
+    addresses: ``myreplies+...`` or ``...@example.com.evil`` are not ours.
+    """
+    local, _, domain = replier_addr.rpartition("@")
+    token = r"\.".join(_FIELDS)
+    address = r"(?<![\w.%%+-])(?:mailto:)?%s\+%s@%s(?![\w-])(?!\.[\w-])" % (
+        re.escape(local), token, re.escape(domain))
+    return re.compile(r"[ \t]?(?:<\s*%s\s*>|%s)" % (address, address), re.IGNORECASE)

@@ -1,0 +1,51 @@
+"""Text from strangers made safe to store, log, show and answer with.
+
+Inbound mail decides what our strings hold: an encoded word in ``utf-7``
+(``=?utf-7?Q?+2AA-?=``) decodes to a lone surrogate, which UTF-8 cannot
+encode, so PostgreSQL, the log file and an answer all fail on it; a NUL is
+refused by PostgreSQL ``text``.  ``clean`` is the one rule for any such
+text; ``file_name`` the one rule for a name a file is stored and shown under.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+REPLACEMENT = "\ufffd"
+# Lone surrogates (the only code points a Python str holds that UTF-8 cannot
+# encode) and NUL (which PostgreSQL text refuses).
+_UNSAFE_RE = re.compile("[\x00\ud800-\udfff]")
+_PATH_SEPARATORS_RE = re.compile(r"[\\/]")
+MAX_FILE_NAME = 200  # characters; well under the 255 bytes of common file systems
+FALLBACK_FILE_NAME = "attachment"
+
+
+def clean(text: str) -> str:
+    """``text`` valid for PostgreSQL text and UTF-8 output: NUL and lone surrogates become U+FFFD."""
+    return _UNSAFE_RE.sub(REPLACEMENT, text)
+
+
+def file_name(name: str | None, fallback: str = FALLBACK_FILE_NAME) -> str:
+    """A name that is a label, never a path, and reads as what it is.
+
+    Only the last path component is kept; control and format characters
+    (Unicode Cc, Cf: the bidirectional overrides U+202A-202E and isolates
+    U+2066-2069 that make ``invoice\\u202efdp.exe`` show as ``invoiceexe.pdf``,
+    the marks U+200E/F, zero-width characters) are removed; ``.`` and ``..``
+    and names of dots only become ``fallback``; long names are cut, keeping
+    the extension.
+    """
+    text = clean(name or "")
+    text = "".join(ch for ch in text if unicodedata.category(ch) not in ("Cc", "Cf", "Cs"))
+    text = _PATH_SEPARATORS_RE.split(text)[-1]
+    # Leading dots hide a file (and ".." climbs); trailing dots and spaces are
+    # dropped by Windows, so a name ending in them is not what it says.
+    text = " ".join(text.split()).strip(" .")
+    if not text:
+        return fallback
+    if len(text) > MAX_FILE_NAME:
+        stem, dot, ext = text.rpartition(".")
+        ext = ext[:20] if dot and stem else ""
+        text = text[: MAX_FILE_NAME - len(ext) - 1].rstrip(" .") + ("." + ext if ext else "")
+    return text

@@ -1,0 +1,237 @@
+"""Hostile inbound mail (issue 15): one email never stops the mailbox.
+
+Real Dovecot, PostgreSQL and SMTP, and the real fetch_replies.py: poison text
+(lone surrogates, NULs) reaches neither the database nor the logs unsafely, the
+error path survives what failed the first path, the header is read and the
+sender checked before a deep or wide body is parsed, only our own reply
+addresses are cut from people's words, attachment names are made safe.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from email import message_from_bytes, policy
+from email.utils import format_datetime, make_msgid
+
+import pytest
+
+from forummail import token
+from forummail.replies import LAST_RESORT_REASON
+from tests.conftest import REPLY_SECRET, Env, Forum
+from tests.servers import DovecotServer
+from tests.test_replies import configure, fetch_run, inbound
+
+SURROGATE = "=?utf-7?Q?+2AA-?="  # decodes to the lone surrogate U+D800
+
+
+@pytest.fixture
+def renv(env: Env, pop: DovecotServer) -> Env:
+    configure(env, pop)
+    return env
+
+
+def reply_to(user: int, task: int) -> str:
+    return "replies+%s@forum.test" % token.make(REPLY_SECRET, user, task, date.today() + timedelta(days=30))
+
+
+def raw_mail(sender: str, to: str, body: bytes = b"Yes, on Thursday.\n", *, subject: str = "Re: [#1] task",
+             message_id: str | None = None, headers: bytes = b"",
+             content_type: bytes = b"text/plain; charset=utf-8") -> bytes:
+    """A reply built byte by byte, so that any header or body can be poisoned."""
+    return (b"From: " + sender.encode() + b"\r\nTo: " + to.encode() + b"\r\nSubject: " + subject.encode()
+            + b"\r\nDate: " + format_datetime(__import__("datetime").datetime.now().astimezone()).encode()
+            + b"\r\nMessage-ID: " + (message_id or make_msgid(domain="mail.example.com")).encode()
+            + b"\r\nMIME-Version: 1.0\r\n" + headers + b"Content-Type: " + content_type + b"\r\n\r\n" + body)
+
+
+def good_reply(forum_ids: dict[str, int], text: str) -> bytes:
+    return raw_mail("Bob Builder <bob@example.com>", reply_to(forum_ids["bob"], forum_ids["task"]),
+                    text.encode() + b"\n")
+
+
+def posted(forum: Forum) -> list[str]:
+    """The bodies of the forum's messages, oldest first."""
+    return [r[0] for r in forum.conn.execute("SELECT body FROM messages ORDER BY id")]
+
+
+def explanations(forum: Forum) -> list[str]:
+    return [r[0] for r in forum.conn.execute(
+        "SELECT recipient FROM notifications WHERE kind = 'reply-rejected' ORDER BY id")]
+
+
+# --- 1. poison text: lone surrogates, NULs ------------------------------------------------
+
+
+def test_a_lone_surrogate_in_subject_and_message_id_no_longer_blocks_the_mailbox(
+        renv: Env, pop: DovecotServer, forum: Forum, small_forum: dict[str, int]) -> None:
+    # Today's bug: recording the stranger's mail fails, recording the error fails on the same
+    # field, the run exits 1 and every later run stops at the same mail.
+    pop.deliver(raw_mail("Mallory <mallory@elsewhere.example>", "replies@forum.test", subject=SURROGATE,
+                         message_id=SURROGATE))
+    pop.deliver(good_reply(small_forum, "Behind the poison, still posted."))
+    result = fetch_run(renv)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert posted(forum) == ["Behind the poison, still posted."]
+    assert pop.count() == 0
+    rows = forum.conn.execute("SELECT status, subject, message_id_header FROM inbound_emails ORDER BY id").fetchall()
+    assert rows[0] == ("rejected", "\ufffd", "\ufffd")
+
+
+def test_lone_surrogates_and_nuls_in_a_members_body_are_posted_cleaned(
+        renv: Env, pop: DovecotServer, forum: Forum, small_forum: dict[str, int]) -> None:
+    pop.deliver(good_reply(small_forum, "NUL\x00 here"))
+    pop.deliver(raw_mail("bob@example.com", reply_to(small_forum["bob"], small_forum["task"]),
+                         b"Surrogate +2AA- here\n", content_type=b"text/plain; charset=utf-7"))
+    result = fetch_run(renv)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert sorted(posted(forum)) == ["NUL here", "Surrogate \ufffd here"]
+    assert pop.count() == 0
+
+
+def test_a_surrogate_attachment_name_keeps_the_sender(
+        renv: Env, pop: DovecotServer, forum: Forum, small_forum: dict[str, int]) -> None:
+    # Today: "ignored: no sender address", deleted, no raw copy, nobody told.
+    body = (b"--b\r\nContent-Type: text/plain\r\n\r\nThe plan.\r\n--b\r\nContent-Type: application/pdf\r\n"
+            b"Content-Disposition: attachment; filename*=utf-7''%2B2AA-.pdf\r\n\r\n%PDF\r\n--b--\r\n")
+    pop.deliver(raw_mail("bob@example.com", reply_to(small_forum["bob"], small_forum["task"]), body,
+                         content_type=b"multipart/mixed; boundary=b"))
+    assert fetch_run(renv).returncode == 0
+    assert posted(forum) == ["The plan."]
+    files = forum.conn.execute("SELECT file_name, content FROM message_attachments").fetchall()
+    assert len(files) == 1 and files[0][1] == b"%PDF" and "\ud800" not in files[0][0]
+
+
+def test_when_even_the_error_record_fails_a_last_resort_record_lets_the_mail_go(
+        renv: Env, pop: DovecotServer, forum: Forum, small_forum: dict[str, int]) -> None:
+    # What the database refuses on the first path (here a rule of the host's, on the
+    # subject) fails the error record too; the last resort holds nothing the email chose.
+    forum.conn.execute(
+        "CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+        " IF NEW.subject LIKE '%%refused-by-the-database%%' THEN RAISE EXCEPTION 'no such subject'; END IF;"
+        " RETURN NEW; END $$")
+    forum.conn.execute("CREATE TRIGGER refuse_poison BEFORE INSERT OR UPDATE ON inbound_emails"
+                       " FOR EACH ROW EXECUTE FUNCTION refuse_poison()")
+    poison = good_reply(small_forum, "never stored").replace(b"Subject: Re: [#1] task",
+                                                             b"Subject: refused-by-the-database")
+    pop.deliver(poison)
+    pop.deliver(good_reply(small_forum, "After the last resort."))
+    result = fetch_run(renv)
+    assert result.returncode == 0, result.stderr
+    assert "recording the error failed too" in result.stderr  # said once, on stderr, for cron
+    assert posted(forum) == ["After the last resort."]
+    assert pop.count() == 0
+    row = forum.conn.execute("SELECT status, reason, message_key, subject, raw FROM inbound_emails"
+                             " WHERE status = 'error'").fetchone()
+    assert row is not None and row[:2] == ("error", LAST_RESORT_REASON)
+    assert row[2].startswith("sha256:") and row[3] is None and bytes(row[4]).startswith(b"From: ")
+
+
+# --- 4. deep or wide MIME: the header first, limits before the full parse --------------------
+
+
+def nested(depth: int, text: bytes = b"Yes, I will rack them.") -> tuple[bytes, bytes]:
+    """(content type, body) of ``depth`` multipart/mixed levels around one text part."""
+    opens = b"".join(b"--b%d\r\nContent-Type: multipart/mixed; boundary=b%d\r\n\r\n" % (i - 1, i)
+                     for i in range(1, depth))
+    inner = b"--b%d\r\nContent-Type: text/plain\r\n\r\n%s\r\n--b%d--\r\n" % (depth - 1, text, depth - 1)
+    closes = b"".join(b"--b%d--\r\n" % i for i in range(depth - 2, -1, -1))
+    return b"multipart/mixed; boundary=b0", opens + inner + closes
+
+
+def wide(parts: int) -> tuple[bytes, bytes]:
+    body = b"".join(b"--w\r\nContent-Type: text/plain\r\n\r\npart %d\r\n" % i for i in range(parts))
+    return b"multipart/mixed; boundary=w", body + b"--w--\r\n"
+
+
+def test_a_members_reply_nested_2000_deep_is_refused_with_the_limit_kept_and_explained(
+        renv: Env, pop: DovecotServer, forum: Forum, small_forum: dict[str, int]) -> None:
+    content_type, body = nested(2000)
+    raw = raw_mail("Bob Builder <bob@example.com>", reply_to(small_forum["bob"], small_forum["task"]), body,
+                   content_type=content_type)
+    pop.deliver(raw)
+    assert fetch_run(renv).returncode == 0
+    assert posted(forum) == [] and pop.count() == 0
+    row = forum.conn.execute("SELECT status, reason, sender, raw_size, length(raw) FROM inbound_emails").fetchone()
+    assert row is not None and row[:3] == (
+        "rejected", "the email's parts are nested more than 20 levels deep", "bob@example.com")
+    assert row[3] == row[4] >= len(raw)  # the raw copy kept whole
+    assert explanations(forum) == ["bob@example.com"]
+    admin = forum.conn.execute("SELECT body FROM notifications WHERE kind = 'reply-rejected-admin'").fetchone()
+    assert admin is not None and "OPTS['replier_max_mime_depth'] = 20" in admin[0]
+
+
+def test_a_members_reply_of_too_many_parts_is_refused_and_the_limit_is_a_setting(
+        renv: Env, pop: DovecotServer, forum: Forum, small_forum: dict[str, int]) -> None:
+    content_type, body = wide(300)
+    pop.deliver(raw_mail("bob@example.com", reply_to(small_forum["bob"], small_forum["task"]), body,
+                         content_type=content_type))
+    assert fetch_run(renv).returncode == 0
+    assert inbound(forum) == [("rejected", "the email has more than 200 parts")]
+    assert explanations(forum) == ["bob@example.com"]
+    # Raised, the same mail is posted (its first text part is the body).
+    configure(renv, pop, replier_max_mime_parts=500, replier_max_mime_depth=3)
+    pop.deliver(raw_mail("bob@example.com", reply_to(small_forum["bob"], small_forum["task"]), body,
+                         content_type=content_type, message_id="<again@mail.example.com>"))
+    assert fetch_run(renv).returncode == 0
+    assert posted(forum) == ["part 0"]
+
+
+def test_a_strangers_deep_mail_is_refused_by_its_header_before_the_body_is_parsed(
+        renv: Env, pop: DovecotServer, forum: Forum, small_forum: dict[str, int]) -> None:
+    # Today the full parse of 2,000 levels gives up (RecursionError) and takes the
+    # sender with it: "ignored: no sender address".  Now the header says who it is.
+    content_type, body = nested(2000)
+    pop.deliver(raw_mail("Mallory <mallory@elsewhere.example>", "replies@forum.test", body,
+                         content_type=content_type))
+    assert fetch_run(renv).returncode == 0
+    assert inbound(forum) == [("rejected", "the sender is not a user of this forum")]
+
+
+@pytest.mark.parametrize("name, value", [("replier_max_mime_depth", 2), ("replier_max_mime_parts", "many")])
+def test_mime_limits_are_validated(renv: Env, pop: DovecotServer, name: str, value: object) -> None:
+    configure(renv, pop, **{name: value})
+    result = fetch_run(renv)
+    assert result.returncode == 78
+    assert "OPTS['%s'] must be a whole number" % name in result.stderr
+
+
+# --- 5. only our own reply addresses are cut from people's words --------------------------
+
+
+def test_token_shaped_words_are_kept_and_our_reply_addresses_removed_whole(
+        renv: Env, pop: DovecotServer, forum: Forum, small_forum: dict[str, int]) -> None:
+    other = token.make(REPLY_SECRET, small_forum["cat"], small_forum["task"], date.today() + timedelta(days=3))
+    pop.deliver(good_reply(small_forum, "Look: replies+%s@forum.test and 1.2.3.abcdefghijklmnop\n"
+                                        "Mail <mailto:REPLIES+%s@Forum.Test> or v1.2.3.abcdefghijklmnop."
+                           % (other, other.upper())))
+    assert fetch_run(renv).returncode == 0
+    assert posted(forum) == [
+        "Look: and 1.2.3.abcdefghijklmnop\nMail or v1.2.3.abcdefghijklmnop."]
+
+
+# --- 6. attachment names ------------------------------------------------------------------
+
+
+def test_attachment_names_are_stored_safe_and_shown_as_they_are(
+        renv: Env, pop: DovecotServer, forum: Forum, small_forum: dict[str, int]) -> None:
+    names = ["..", "invoice\u202efdp.exe", "../../etc/passwd", "\u2066evil\u2069.txt", "x" * 300 + ".pdf"]
+    parts = b"".join(b"--b\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment;"
+                     b" filename*=utf-8''" + __import__("urllib.parse").parse.quote(n, safe="").encode()
+                     + b"\r\n\r\ndata%d\r\n" % i for i, n in enumerate(names))
+    body = b"--b\r\nContent-Type: text/plain\r\n\r\nFiles.\r\n" + parts + b"--b--\r\n"
+    pop.deliver(raw_mail("bob@example.com", reply_to(small_forum["bob"], small_forum["task"]), body,
+                         content_type=b"multipart/mixed; boundary=b"))
+    assert fetch_run(renv).returncode == 0
+    stored = [r[0] for r in forum.conn.execute("SELECT file_name FROM message_attachments ORDER BY id")]
+    assert stored == ["attachment", "invoicefdp.exe", "passwd", "evil.txt", "x" * 196 + ".pdf"]
+    # A name stored by the forum itself is shown safe in our notifications too.
+    message = forum.post(small_forum["task"], small_forum["ann"], "Here is the report.")
+    forum.conn.execute("INSERT INTO message_attachments (message_id, file_name, file_hash, file_size,"
+                       " content_type, content) VALUES (%s, %s, 'h', 4, 'application/pdf', 'data')",
+                       (message, "report\u202egpj.exe"))
+    assert renv.run("send_notifications.py").returncode == 0
+    shown = [part.get_content() for m in renv.smtp.messages
+             for part in message_from_bytes(m.data, policy=policy.default).walk()
+             if part.get_content_maintype() == "text"]
+    assert any("reportgpj.exe" in text for text in shown) and any("invoicefdp.exe" in text for text in shown)
+    assert not any("\u202e" in text or "\u2066" in text or ">..<" in text for text in shown)
