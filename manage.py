@@ -21,7 +21,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from forummail import admin, check, cli, logs, queue, settings
+from forummail import admin, check, cli, logs, settings, store
 
 
 def _positive(text: str) -> int:
@@ -68,13 +68,13 @@ def parser() -> argparse.ArgumentParser:
 
     q = command("queue", "the notification queue: counts, oldest, next retries, errors")
     q.add_argument("--list", action="store_true", help="list rows (implied by --status and --to)")
-    q.add_argument("--status", choices=queue.NOTIFICATION_STATUSES, help="only rows with this status")
+    q.add_argument("--status", choices=store.admin.NOTIFICATION_STATUSES, help="only rows with this status")
     q.add_argument("--to", metavar="ADDRESS", help="only rows to this recipient (case-insensitive)")
     q.add_argument("--limit", type=_positive, default=50, metavar="N", help="at most N rows (default 50)")
 
     i = command("inbound", "the log of fetched emails: counts and recent refusals")
     i.add_argument("--list", action="store_true", help="list records (implied by --status and --from)")
-    i.add_argument("--status", choices=queue.INBOUND_STATUSES, help="only records with this status")
+    i.add_argument("--status", choices=store.admin.INBOUND_STATUSES, help="only records with this status")
     i.add_argument("--from", dest="sender", metavar="ADDRESS", help="only emails from this sender")
     i.add_argument("--limit", type=_positive, default=50, metavar="N", help="at most N records (default 50)")
     i.add_argument("--show", type=_positive, metavar="ID", help="print the stored email of a refused record")

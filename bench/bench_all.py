@@ -707,7 +707,7 @@ def goal_p6(b: Bench) -> None:
 
 MAIN_STAGES: list[h.Stage] = [
     ("whole run (`send_notifications`)", "forummail/sender.py", "send_notifications"),
-    ("claim batches (`queue.claim`)", "forummail/queue.py", "claim"),
+    ("claim batches (`store.outgoing.claim`)", "forummail/store/outgoing.py", "claim"),
     ("render (`Composer.compose`)", "forummail/compose.py", "compose"),
     ("&nbsp;&nbsp;Jinja2 (`Composer._render`)", "forummail/compose.py", "_render"),
     ("&nbsp;&nbsp;MIME writer (`mime.build`)", "forummail/mime.py", "build"),
@@ -720,8 +720,8 @@ WORKER_STAGES: list[h.Stage] = [
     ("wait for the next mail (`Dispatcher._next`)", "forummail/dispatch.py", "_next"),
     ("send (`Transport.send` -> smtplib)", "forummail/transport.py", "send"),
     ("record the outcome (`Sender._record_item`)", "forummail/sender.py", "_record_item"),
-    ("&nbsp;&nbsp;`OutcomeWriter.record` (the UPDATE put on the wire)", "forummail/queue.py", "record"),
-    ("wait for the previous outcome before DATA (`OutcomeWriter.flush`)", "forummail/queue.py", "flush"),
+    ("&nbsp;&nbsp;`OutcomeWriter.record` (the UPDATE put on the wire)", "forummail/store/outgoing.py", "record"),
+    ("wait for the previous outcome before DATA (`OutcomeWriter.flush`)", "forummail/store/outgoing.py", "flush"),
     ("&nbsp;&nbsp;the mail_log line (`Logger.info`)", "logging/__init__.py", "info"),
 ]
 FETCH_STAGES: list[h.Stage] = [
@@ -737,9 +737,10 @@ FETCH_STAGES: list[h.Stage] = [
     ("&nbsp;&nbsp;find the task, check the sender (`match.find`)", "forummail/match.py", "find"),
     ("&nbsp;&nbsp;cut quote and signature (`reply_text`)", "forummail/replies.py", "reply_text"),
     ("&nbsp;&nbsp;&nbsp;&nbsp;HTML to text (`html2text`)", "forummail/html2text.py", "html_to_text"),
-    ("&nbsp;&nbsp;record (`queue.inbound_claim`)", "forummail/queue.py", "inbound_claim"),
-    ("&nbsp;&nbsp;post (`queue.post_message`, fires the trigger)", "forummail/queue.py", "post_message"),
-    ("&nbsp;&nbsp;record the outcome (`queue.inbound_finish`)", "forummail/queue.py", "inbound_finish"),
+    ("&nbsp;&nbsp;record (`store.inbound.claim`)", "forummail/store/inbound.py", "claim"),
+    ("&nbsp;&nbsp;post (`store.inbound.post_message`, fires the trigger)",
+     "forummail/store/inbound.py", "post_message"),
+    ("&nbsp;&nbsp;record the outcome (`store.inbound.finish`)", "forummail/store/inbound.py", "finish"),
     ("&nbsp;&nbsp;commit (`Transaction.__exit__`)", "psycopg/transaction.py", "__exit__"),
     ("the log line (`Logger.log`)", "logging/__init__.py", "log"),
 ]

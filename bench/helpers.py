@@ -48,8 +48,8 @@ import psycopg  # noqa: E402
 from forummail import db as fm_db  # noqa: E402
 from forummail import fetch as fm_fetch  # noqa: E402
 from forummail import logs as fm_logs  # noqa: E402
-from forummail import queue as fm_queue  # noqa: E402
 from forummail import settings as fm_settings  # noqa: E402
+from forummail import store  # noqa: E402
 from forummail.compose import Composer  # noqa: E402
 from forummail.sender import send_notifications  # noqa: E402
 from tests.servers import DovecotServer, PostgresServer, free_port  # noqa: E402
@@ -57,7 +57,7 @@ from tests.servers import DovecotServer, PostgresServer, free_port  # noqa: E402
 __all__ = ["DovecotServer", "PostgresServer"]
 
 Settings = fm_settings.Settings
-Job = fm_queue.Job
+Job = store.outgoing.Job
 
 SEND = ROOT / "send_notifications.py"
 FETCH = ROOT / "fetch_replies.py"
@@ -468,7 +468,7 @@ def peek_jobs(pg: PostgresServer, count: int) -> list[Job]:
     """The jobs a run would claim from a fresh run database, without claiming them (as --dry-run)."""
     fresh_run_db(pg, count)
     with psycopg.connect(**pg.conninfo(RUN_DB), options="-c search_path=%s" % SCHEMA) as conn:
-        jobs = fm_queue.peek(conn, count)
+        jobs = store.outgoing.peek(conn, count)
     if len(jobs) != count:
         raise RuntimeError("peeked %d jobs, expected %d" % (len(jobs), count))
     return jobs

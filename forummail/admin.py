@@ -1,7 +1,7 @@
 """The administration commands behind manage.py.
 
 Each returns what to print (``check`` lives in :mod:`forummail.check`, the
-formatting in :mod:`forummail.report`, the SQL in :mod:`forummail.queue`).
+formatting in :mod:`forummail.report`, the SQL in :mod:`forummail.store.admin`).
 Errors are raised as the exceptions of :mod:`forummail.errors`, so that
 :func:`forummail.cli.run` turns them into the documented exit codes.
 """
@@ -19,7 +19,7 @@ from typing import Any
 
 import psycopg
 
-from . import db, mime, queue, report, signing
+from . import db, mime, report, signing, store
 from .addresses import InvalidAddress, mailbox
 from .compose import header_text
 from .errors import ItemError, TemporaryFailure, UsageError
@@ -44,7 +44,7 @@ def init_db(settings: Settings) -> str:
     try:
         applied = db.migrate(conn, settings.db_schema)
         version = db.schema_version(conn, settings.db_schema)
-        created = queue.create_first_reply_secret(conn, signing.new_secret())
+        created = store.keys.create_first_reply_secret(conn, signing.new_secret())
     finally:
         conn.close()
     where = "schema %r in %s" % (settings.db_schema, db.describe(settings))
@@ -64,7 +64,7 @@ def rotate_secret(settings: Settings, forget_older: bool = False) -> str:
     conn = db.connect(settings, "manage", autocommit=True)
     try:
         db.require_schema(conn, settings)
-        deleted = queue.add_reply_secret(conn, signing.new_secret(), forget_older)
+        deleted = store.keys.add_reply_secret(conn, signing.new_secret(), forget_older)
     finally:
         conn.close()
     lines = ["a new reply-signing secret is kept in the database and signs from now on"]
@@ -165,10 +165,10 @@ def _recipient(value: Any) -> str:
 def queue_summary(settings: Settings) -> str:
     """Counts by status, the oldest waiting row, the next retries, the most recent errors."""
     with _database(settings) as conn:
-        counts = queue.notification_counts(conn)
-        oldest = queue.oldest_waiting(conn)
-        retries = queue.next_retries(conn, SUMMARY_ROWS)
-        failures = queue.recent_failures(conn, SUMMARY_ROWS)
+        counts = store.admin.notification_counts(conn)
+        oldest = store.admin.oldest_waiting(conn)
+        retries = store.admin.next_retries(conn, SUMMARY_ROWS)
+        failures = store.admin.recent_failures(conn, SUMMARY_ROWS)
     lines = [report.counts("notifications", counts)]
     if oldest:
         lines.append("oldest pending: #%d to %s, queued %s (%s ago)" % (
@@ -198,7 +198,7 @@ def queue_summary(settings: Settings) -> str:
 def queue_list(settings: Settings, status: str | None, recipient: str | None, limit: int) -> str:
     """The rows matching, as a table."""
     with _database(settings) as conn:
-        rows = queue.list_notifications(conn, status, recipient, limit)
+        rows = store.admin.list_notifications(conn, status, recipient, limit)
     if not rows:
         return "no notifications match"
     waiting = ("pending", "sending")
@@ -220,8 +220,8 @@ def _more(shown: int, limit: int) -> str:
 def inbound_summary(settings: Settings) -> str:
     """Counts by status and the most recent refusals."""
     with _database(settings) as conn:
-        counts = queue.inbound_counts(conn)
-        refusals = queue.inbound_refusals(conn, SUMMARY_ROWS)
+        counts = store.admin.inbound_counts(conn)
+        refusals = store.admin.inbound_refusals(conn, SUMMARY_ROWS)
     lines = [report.counts("inbound emails", counts), ""]
     if refusals:
         lines.append("recent refusals (manage.py inbound --show ID prints the email):")
@@ -235,7 +235,7 @@ def inbound_summary(settings: Settings) -> str:
 def inbound_list(settings: Settings, status: str | None, sender: str | None, limit: int) -> str:
     """The inbound records matching, as a table."""
     with _database(settings) as conn:
-        rows = queue.list_inbound(conn, status, sender, limit)
+        rows = store.admin.list_inbound(conn, status, sender, limit)
     if not rows:
         return "no inbound emails match"
     table = report.table(["id", "received", "sender", "subject", "status", "message", "reason"], [
@@ -247,7 +247,7 @@ def inbound_list(settings: Settings, status: str | None, sender: str | None, lim
 def inbound_show(settings: Settings, inbound_id: int) -> bytes:
     """The stored raw email of one record (kept for refused ones), as received."""
     with _database(settings) as conn:
-        row = queue.inbound_email(conn, inbound_id)
+        row = store.admin.inbound_email(conn, inbound_id)
     if row is None:
         raise UsageError("there is no inbound email %d (manage.py inbound --list shows them)" % inbound_id)
     if row["raw"] is None:
@@ -273,12 +273,12 @@ def retry(settings: Settings, ids: list[int], recipient: str | None = None) -> D
     done = Done()
     with _database(settings) as conn:
         if ids:
-            before = queue.notification_statuses(conn, ids)
-            n = queue.retry_notifications(conn, ids=ids)
+            before = store.admin.notification_statuses(conn, ids)
+            n = store.admin.retry_notifications(conn, ids=ids)
             done.problems = _unchanged(ids, before, ("failed", "cancelled"), "retried")
             what = "notification(s)"
         else:
-            n = queue.retry_notifications(conn, recipient=recipient)
+            n = store.admin.retry_notifications(conn, recipient=recipient)
             what = "failed notification(s)" + (" to %s" % recipient if recipient else "")
     done.lines.append("%d %s back to pending, attempts reset; the next send_notifications.py run sends them"
                       % (n, what) if n else "nothing to retry: no %s" % what)
@@ -290,12 +290,12 @@ def cancel(settings: Settings, ids: list[int], recipient: str | None = None) -> 
     done = Done()
     with _database(settings) as conn:
         if ids:
-            before = queue.notification_statuses(conn, ids)
-            n = queue.cancel_notifications(conn, ids=ids)
+            before = store.admin.notification_statuses(conn, ids)
+            n = store.admin.cancel_notifications(conn, ids=ids)
             done.problems = _unchanged(ids, before, ("pending", "failed"), "cancelled")
             what = "notification(s)"
         else:
-            n = queue.cancel_notifications(conn, recipient=recipient)
+            n = store.admin.cancel_notifications(conn, recipient=recipient)
             what = "pending notification(s) to %s" % recipient
     done.lines.append("%d %s cancelled" % (n, what) if n else "nothing to cancel: no %s" % what)
     return done
@@ -308,12 +308,12 @@ def purge(settings: Settings, days: int, dry_run: bool = False) -> str:
     # posted, so records are kept at least that long.
     inbound_days = max(days, settings.max_age_days)
     with _database(settings) as conn:
-        before = queue.cutoff(conn, days)
-        inbound_before = queue.cutoff(conn, inbound_days)
+        before = store.admin.cutoff(conn, days)
+        inbound_before = store.admin.cutoff(conn, inbound_days)
         if dry_run:
-            n, m = queue.purge_counts(conn, before, inbound_before)
+            n, m = store.admin.purge_counts(conn, before, inbound_before)
         else:
-            n, m = queue.purge(conn, before, inbound_before)
+            n, m = store.admin.purge(conn, before, inbound_before)
     verb = "would delete" if dry_run else "deleted"
     lines = ["%s%s %d notification(s) (sent, failed, cancelled) queued before %s" % (
                  "dry run: " if dry_run else "", verb, n, report.when(before)),

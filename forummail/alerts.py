@@ -21,7 +21,7 @@ from pathlib import Path
 
 import psycopg
 
-from . import mime, queue
+from . import mime, store
 from .compose import Outgoing
 from .logs import redact
 from .settings import Settings
@@ -70,7 +70,7 @@ def notify(settings: Settings, kind: str, subject: str, lines: list[str],
     if not settings.mail_admin:
         return False
     try:
-        due = queue.alert_due(conn, kind, THROTTLE_MINUTES) if conn is not None and not conn.closed \
+        due = store.outgoing.alert_due(conn, kind, THROTTLE_MINUTES) if conn is not None and not conn.closed \
             else _due_without_db(settings, kind)
     except psycopg.Error:
         due = _due_without_db(settings, kind)
@@ -99,7 +99,7 @@ def notify(settings: Settings, kind: str, subject: str, lines: list[str],
     if conn is not None and not conn.closed:
         try:
             with conn.transaction():
-                queue.enqueue(conn, "", subject, body, "admin-alert")
+                store.outgoing.enqueue(conn, "", subject, body, "admin-alert")
             return True
         except psycopg.Error:
             pass

@@ -38,9 +38,9 @@ from . import mime, signing
 from . import token as reply_token
 from .addresses import InvalidAddress, Mailbox, mailbox
 from .errors import ConfigError
-from .queue import Job
 from .safetext import file_name
 from .settings import Settings
+from .store.outgoing import Job
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\x85]+")

@@ -1,7 +1,7 @@
 """Database connections and schema migrations.
 
 Every connection has ``search_path`` set to ``DB_SCHEMA``, so the SQL in
-:mod:`forummail.queue` names tables without a schema.
+:mod:`forummail.store` names tables without a schema.
 """
 
 from __future__ import annotations

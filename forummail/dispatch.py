@@ -27,10 +27,10 @@ from typing import Any
 
 import psycopg
 
-from . import queue
+from . import store
 from .compose import Outgoing
-from .queue import Job
 from .settings import Settings, SmtpServer
+from .store.outgoing import Job
 from .transport import Result, ServerDown, Transport
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ class Dispatcher:
     """Workers for every connection slot of every enabled server."""
 
     def __init__(self, settings: Settings, connect: Callable[[], psycopg.Connection],
-                 record: Callable[[queue.OutcomeWriter, Item, Result], None],
+                 record: Callable[[store.outgoing.OutcomeWriter, Item, Result], None],
                  release: Callable[[psycopg.Connection | None, list[int], float], None],
                  aside: dict[str, str]) -> None:
         self.settings = settings
@@ -240,10 +240,10 @@ class Dispatcher:
     def _work(self, slot: Slot) -> None:
         transport = Transport([slot.server])
         conn: psycopg.Connection | None = None
-        writer: queue.OutcomeWriter | None = None
+        writer: store.outgoing.OutcomeWriter | None = None
         try:
             conn = self.connect()
-            writer = queue.OutcomeWriter(conn)
+            writer = store.outgoing.OutcomeWriter(conn)
             while True:
                 item = self._next(slot)
                 if item is None:
@@ -257,7 +257,7 @@ class Dispatcher:
                     self._give_back(conn, item, slot)
                     return
                 if slot.server.budgeted:
-                    limit = queue.budget_take(conn, slot.server, len(item.out.recipients))
+                    limit = store.outgoing.budget_take(conn, slot.server, len(item.out.recipients))
                     if limit:
                         with self.lock:
                             if not slot.exhausted:
@@ -275,7 +275,7 @@ class Dispatcher:
                     with self.lock:
                         slot.down = str(exc)
                         self.problems.append(str(exc))
-                    queue.set_aside(conn, slot.server.name, slot.server.aside_seconds, str(exc))
+                    store.outgoing.set_aside(conn, slot.server.name, slot.server.aside_seconds, str(exc))
                     log.info("SMTP server %s left aside for %d s: %s", slot.server.name,
                              slot.server.aside_seconds, exc)
                     self._give_back(conn, item, slot)

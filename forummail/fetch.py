@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import psycopg
 
-from . import alerts, db, metrics, queue
+from . import alerts, db, metrics, store
 from .errors import MailerError, TemporaryFailure
 from .mailbox import MailboxDown, Pop3Mailbox, error_text, read_one
 from .parse import parse_message
@@ -75,7 +75,7 @@ def _fetch(settings: Settings, conn: psycopg.Connection, summary: FetchSummary, 
             return
         intake = Intake(settings, conn, dry_run=dry_run)  # before the mailbox: it may find no secret
         mailbox.open()
-        left = queue.inbound_left_in_mailbox(conn)
+        left = store.inbound.left_in_mailbox(conn)
         for item in mailbox.listing():
             if item.uidl and item.uidl in left:
                 summary.left += 1

@@ -22,7 +22,7 @@ from datetime import date
 
 import psycopg
 
-from . import authresults, queue
+from . import authresults, store
 from . import token as reply_token
 from .parse import ParsedMail
 from .settings import Settings
@@ -36,7 +36,7 @@ class Refusal(Exception):
     """The reply cannot be posted.  ``reason`` is stable (one explanation per reason
     per day); ``detail`` adds what only the administrator needs."""
 
-    def __init__(self, reason: str, detail: str = "", member: queue.Replier | None = None) -> None:
+    def __init__(self, reason: str, detail: str = "", member: store.inbound.Replier | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         self.detail = detail
@@ -51,7 +51,7 @@ class Match:
     user_id: int
     how: str  # 'token', 'thread' or 'subject'
     token: str | None = None
-    member: queue.Replier | None = None
+    member: store.inbound.Replier | None = None
 
 
 def recipient_tokens(mail: ParsedMail, replier_addr: str) -> list[str]:
@@ -93,7 +93,7 @@ def thread_task(conn: psycopg.Connection, mail: ParsedMail, domain: str) -> int 
             return int(root.group(1))
         ours = re.search(r"(?:^|\.)n(\d{1,18})\.[a-z2-7]{8}$", local)
         if ours:
-            found = queue.notification_task(conn, int(ours.group(1)))
+            found = store.inbound.notification_task(conn, int(ours.group(1)))
             if found:
                 return found[0]
     return None
@@ -123,7 +123,7 @@ def find(conn: psycopg.Connection, mail: ParsedMail, settings: Settings,
                 else:
                     problem = Refusal("the reply address is not valid", "token is %s" % exc.reason)
                 continue
-            replier = queue.replier_by_id(conn, data.user_id, data.task_id)
+            replier = store.inbound.replier_by_id(conn, data.user_id, data.task_id)
             if replier is None or replier.email.strip().lower() != sender:
                 # A forwarded notification or a forged From: the token's user is told.
                 problem = Refusal(
@@ -143,7 +143,7 @@ def find(conn: psycopg.Connection, mail: ParsedMail, settings: Settings,
         task_id = subject_task(mail.subject)
         how = "subject"
     proven = proof.verdict == authresults.PASS
-    member = queue.replier_by_email(conn, sender, task_id or 0) if proven else None
+    member = store.inbound.replier_by_email(conn, sender, task_id or 0) if proven else None
     if task_id is None:
         raise Refusal("the email does not answer a forum notification",
                       "no reply token, no thread id of ours, no [#N] in the subject", member)
@@ -154,7 +154,7 @@ def find(conn: psycopg.Connection, mail: ParsedMail, settings: Settings,
     return _check(member, how, None)
 
 
-def _check(replier: queue.Replier, how: str, tok: str | None) -> Match:
+def _check(replier: store.inbound.Replier, how: str, tok: str | None) -> Match:
     if not replier.task_exists:
         raise Refusal("the task no longer exists", "task %d" % replier.task_id, replier)
     if not replier.active:

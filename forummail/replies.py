@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 
-from . import autoreply, match, mimeshape, queue, signing
+from . import autoreply, match, mimeshape, signing, store
 from . import token as reply_token
 from .extract import extract_from_parsed
 from .parse import Attachment, ParsedMail, parse_body, parse_headers
@@ -142,10 +142,10 @@ class Intake:
     def _decide(self, mail: ParsedMail, raw: bytes, key: str, uidl: str | None) -> Decision:
         s = self.settings
         fields = self._fields(mail, raw, uidl)
-        inbound_id = queue.inbound_claim(self.conn, key, fields)
+        inbound_id = store.inbound.claim(self.conn, key, fields)
         if inbound_id is None:
-            previous = queue.inbound_previous(self.conn, key)
-            logged = queue.inbound_log(self.conn, key, {
+            previous = store.inbound.previous(self.conn, key)
+            logged = store.inbound.record(self.conn, key, {
                 **fields, "status": "duplicate",
                 "reason": "already handled as email %s" % (previous[0] if previous else "?")})
             return Decision("duplicate", "already handled", inbound_id=logged)
@@ -153,7 +153,7 @@ class Intake:
         def finish(decision: Decision, **extra: object) -> Decision:
             decision.inbound_id = inbound_id
             decision.reason = clean(decision.reason)
-            queue.inbound_finish(self.conn, inbound_id, {
+            store.inbound.finish(self.conn, inbound_id, {
                 "status": decision.status, "reason": decision.reason or None, "task_id": decision.task_id,
                 "user_id": decision.user_id, "message_id": decision.message_id, **extra})
             return decision
@@ -182,14 +182,14 @@ class Intake:
             return self._refuse(finish, mail, raw, match.Refusal(
                 "the reply is empty", "nothing was left after removing the quoted original", found.member))
         body = clean(text + ("\n\n" + "\n".join(notes) if notes else "")).strip()
-        message_id = queue.post_message(self.conn, found.task_id, found.user_id, body)
+        message_id = store.inbound.post_message(self.conn, found.task_id, found.user_id, body)
         for part in kept:
-            queue.add_attachment(self.conn, message_id, file_name(part.filename), clean(part.content_type),
+            store.inbound.add_attachment(self.conn, message_id, file_name(part.filename), clean(part.content_type),
                                  part.data, hashlib.sha256(part.data).hexdigest())
         return finish(Decision("posted", "", message_id=message_id, task_id=found.task_id,
                                user_id=found.user_id, text=body))
 
-    def _mime_limits(self, raw: bytes, member: queue.Replier | None) -> match.Refusal | None:
+    def _mime_limits(self, raw: bytes, member: store.inbound.Replier | None) -> match.Refusal | None:
         """A refusal when the MIME structure passes a limit, measured without parsing it."""
         s = self.settings
         shape = mimeshape.measure(raw, s.max_mime_depth, s.max_mime_parts)
@@ -222,7 +222,7 @@ class Intake:
                 kept.append(part)
         return text, notes, kept
 
-    def _member(self, mail: ParsedMail) -> queue.Replier | None:
+    def _member(self, mail: ParsedMail) -> store.inbound.Replier | None:
         """The member this email is tied to by proof, if any (for an email refused before matching)."""
         try:
             return match.find(self.conn, mail, self.settings, self.secrets, self.now().date()).member
@@ -244,8 +244,8 @@ class Intake:
         automatic = autoreply.why_automatic(mail, self.own_addresses)
         address = member.email.strip() if member else ""
         if member and address and not automatic and not autoreply.never_answer(address) \
-                and not queue.explained_recently(self.conn, member.user_id, refusal.reason):
-            queue.enqueue(self.conn, address, "Your email was not posted",
+                and not store.inbound.explained_recently(self.conn, member.user_id, refusal.reason):
+            store.outgoing.enqueue(self.conn, address, "Your email was not posted",
                           explanation(refusal.reason, mail.date, mail.message_id), "reply-rejected")
             answered = True
         log.info("email %s refused: %s (%s)", mail.message_id or "without Message-ID", refusal.reason,
@@ -266,9 +266,9 @@ class Intake:
             return Decision("error", reason)
         try:
             with self.conn.transaction():
-                previous = queue.inbound_previous(self.conn, key)
+                previous = store.inbound.previous(self.conn, key)
                 status = "duplicate" if previous else "error"
-                inbound_id = queue.inbound_log(self.conn, key, {
+                inbound_id = store.inbound.record(self.conn, key, {
                     **self._fields(mail, raw, uidl), "status": status, "reason": reason,
                     "raw": raw[: self.settings.keep_raw_bytes]})
         except psycopg.OperationalError:
@@ -281,8 +281,8 @@ class Intake:
     def _last_resort(self, raw: bytes, uidl: str | None) -> Decision:
         key = "sha256:" + hashlib.sha256(raw).hexdigest()
         with self.conn.transaction():
-            previous = queue.inbound_previous(self.conn, key)
-            inbound_id = queue.inbound_log(self.conn, key, {
+            previous = store.inbound.previous(self.conn, key)
+            inbound_id = store.inbound.record(self.conn, key, {
                 "pop_uidl": clean(uidl) if uidl else None, "source": self.source,
                 "status": "duplicate" if previous else "error", "reason": LAST_RESORT_REASON,
                 "raw": raw[: self.settings.keep_raw_bytes], "raw_size": len(raw)})

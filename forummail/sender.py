@@ -21,12 +21,12 @@ from typing import TYPE_CHECKING
 
 import psycopg
 
-from . import db, queue, signing
+from . import db, signing, store
 from .addresses import InvalidAddress
 from .errors import ConfigError, MailerError, TemporaryFailure
 from .logs import escape
-from .queue import Job
 from .settings import Settings
+from .store.outgoing import Job
 from .transport import Outcome, Result, ServerDown
 
 if TYPE_CHECKING:
@@ -91,19 +91,19 @@ class Sender:
 
     def _worker_connection(self) -> psycopg.Connection:
         conn = db.connect(self.settings, "sender", autocommit=True)
-        queue.prepare_sender_session(conn)
+        store.outgoing.prepare_sender_session(conn)
         return conn
 
     def _release(self, conn: psycopg.Connection | None, ids: list[int], delay: float = 0) -> None:
         if ids:
-            queue.release(conn or self.conn, self.run, ids, delay)
+            store.outgoing.release(conn or self.conn, self.run, ids, delay)
 
     def drain(self, limit: int | None = None, progress: Callable[[int], None] | None = None) -> Summary:
         """Send until nothing is due (or ``limit`` rows were taken, or no server can take more)."""
         s = self.settings
-        queue.prepare_sender_session(self.conn)
+        store.outgoing.prepare_sender_session(self.conn)
         started = time.monotonic()
-        first = queue.claim(self.conn, self.run, self._size(limit, 0), s.send_lease_seconds)
+        first = store.outgoing.claim(self.conn, self.run, self._size(limit, 0), s.send_lease_seconds)
         if not first:
             return self.summary  # the common case under cron: no thread, no SMTP, no template
         try:
@@ -115,9 +115,9 @@ class Sender:
         # little more than starting Python (bench/ P4).
         from .dispatch import Dispatcher
 
-        queue.forget_old_usage(self.conn)
+        store.outgoing.forget_old_usage(self.conn)
         dispatcher = Dispatcher(s, self._worker_connection, self._record_item, self._release,
-                                queue.servers_aside(self.conn))
+                                store.outgoing.servers_aside(self.conn))
         dispatcher.start()
         jobs, taken = first, 0
         try:
@@ -128,7 +128,7 @@ class Sender:
                     progress(len(jobs))
                 if (limit is not None and taken >= limit) or not dispatcher.alive:
                     break
-                jobs = queue.claim(self.conn, self.run, self._size(limit, taken), s.send_lease_seconds)
+                jobs = store.outgoing.claim(self.conn, self.run, self._size(limit, taken), s.send_lease_seconds)
         finally:
             dispatcher.finish()
             self.summary.seconds = time.monotonic() - started
@@ -159,7 +159,7 @@ class Sender:
                     siblings = [j for j in jobs if j.digest and j.user_id == job.user_id and j.id in pending]
                     for sibling in siblings:
                         pending.remove(sibling.id)
-                    group += siblings + queue.claim_digest(self.conn, self.run, job.user_id,
+                    group += siblings + store.outgoing.claim_digest(self.conn, self.run, job.user_id,
                                                            self.settings.send_lease_seconds)
                 item = self._render(group)
                 if item is not None:
@@ -174,7 +174,7 @@ class Sender:
         for job in group:
             reason = self._cancel_reason(job)
             if reason:
-                queue.mark_failed(self.conn, self.run, job.id, reason, None, status="cancelled", counted=False)
+                store.outgoing.mark_failed(self.conn, self.run, job.id, reason, None, status="cancelled", counted=False)
                 with self.lock:
                     self.summary.cancelled += 1
                 log.info("notification %d to %s cancelled: %s", job.id, job.recipient, reason)
@@ -212,11 +212,11 @@ class Sender:
             return "the recipient's account is no longer active"
         return ""
 
-    def _record_item(self, writer: queue.OutcomeWriter, item: Item, result: Result) -> None:
+    def _record_item(self, writer: store.outgoing.OutcomeWriter, item: Item, result: Result) -> None:
         for job in item.jobs:
             self._record(writer, job, result, item.out.message_id)
 
-    def _record(self, writer: queue.OutcomeWriter, job: Job, result: Result, msgid: str) -> None:
+    def _record(self, writer: store.outgoing.OutcomeWriter, job: Job, result: Result, msgid: str) -> None:
         s = self.settings
         if result.outcome is Outcome.SENT:
             writer.sent(self.run, job.id, msgid)
@@ -241,10 +241,10 @@ class Sender:
             detail = "gave up after %d attempts; last: %s" % (attempts, detail)
         self._fail(writer, job, detail, msgid)
 
-    def _fail(self, writer: queue.OutcomeWriter | None, job: Job, detail: str, msgid: str | None) -> None:
+    def _fail(self, writer: store.outgoing.OutcomeWriter | None, job: Job, detail: str, msgid: str | None) -> None:
         """Record a permanent failure (on the main thread's connection when no writer is given)."""
         if writer is None:
-            queue.mark_failed(self.conn, self.run, job.id, detail, msgid)
+            store.outgoing.mark_failed(self.conn, self.run, job.id, detail, msgid)
         else:
             writer.failed(self.run, job.id, detail, msgid)
         with self.lock:
@@ -259,7 +259,7 @@ def dry_run(settings: Settings, conn: psycopg.Connection, limit: int | None,
     from .transport import Transport
 
     composer = Composer(settings, signing.required(settings, conn))
-    jobs = queue.peek(conn, limit or settings.send_batch_size)
+    jobs = store.outgoing.peek(conn, limit or settings.send_batch_size)
     summary = Summary()
     for job in jobs:
         try:
@@ -300,7 +300,7 @@ def send_notifications(settings: Settings, limit: int | None = None, dry: bool =
         summary = sender.summary
         from .progress import Progress
 
-        bar = Progress(queue.due_count(conn) if progress else 0)
+        bar = Progress(store.outgoing.due_count(conn) if progress else 0)
         try:
             sender.drain(limit, bar)
         finally:
@@ -339,7 +339,7 @@ def _queue_gauges(conn: psycopg.Connection | None) -> dict[str, float]:
     if conn is None or conn.closed:
         return {}
     try:
-        waiting, oldest = queue.queue_depth(conn)
+        waiting, oldest = store.outgoing.queue_depth(conn)
     except psycopg.Error:
         return {}
     return {"queue_waiting": waiting, "queue_oldest_waiting_age_seconds": oldest}

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import psycopg
 
-from . import logs, queue
+from . import logs, store
 from .errors import ConfigError
 from .settings import Settings
 
@@ -42,7 +42,7 @@ class Keys:
 
 def keys(settings: Settings, conn: psycopg.Connection | None) -> Keys:
     """The signing keys from the environment and, given a connection, the database."""
-    stored = queue.reply_secrets(conn, settings.reply_token_days) if conn is not None else []
+    stored = store.keys.reply_secrets(conn, settings.reply_token_days) if conn is not None else []
     logs.add_secrets(stored)
     env = settings.reply_secret
     sign = env or (stored[0] if stored else "")

@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from forummail import db as fm_db
-from forummail import queue, report
+from forummail import report, store
 from tests.conftest import POP_PASSWORD, ROOT, Env, Forum, run_script
 from tests.servers import DovecotServer, SmtpServer, free_port
 
@@ -513,12 +513,12 @@ def test_admin_queries_use_indexes_on_a_big_queue(env: Env) -> None:
     ExplainingCursor.plans = []
     with env.database.connect() as conn:
         conn.cursor_factory = ExplainingCursor
-        queue.oldest_waiting(conn)
-        queue.next_retries(conn, 5)
-        queue.recent_failures(conn, 5)
+        store.admin.oldest_waiting(conn)
+        store.admin.next_retries(conn, 5)
+        store.admin.recent_failures(conn, 5)
         for status in ("pending", "sending", "failed", "sent", None):
-            queue.list_notifications(conn, status, None, 50)
-        queue.list_notifications(conn, None, "Bob@Example.com", 50)
+            store.admin.list_notifications(conn, status, None, 50)
+        store.admin.list_notifications(conn, None, "Bob@Example.com", 50)
     assert len(ExplainingCursor.plans) == 9
     for plan in ExplainingCursor.plans:
         assert "Seq Scan on notifications" not in plan, plan

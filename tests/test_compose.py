@@ -13,7 +13,7 @@ import pytest
 from forummail import settings, token
 from forummail.compose import Composer, download_url
 from forummail.errors import ConfigError
-from forummail.queue import Job
+from forummail.store.outgoing import Job
 
 SECRET = "compose-secret-0123456789"
 

@@ -12,7 +12,7 @@ from email import message_from_bytes, policy
 import psycopg
 import pytest
 
-from forummail import queue
+from forummail import store
 from tests.conftest import ROOT, Env, Forum, clean_env, run_script
 from tests.servers import SmtpServer, free_port
 
@@ -319,7 +319,7 @@ def test_claim_uses_the_index_not_a_scan(env: Env, forum: Forum, small_forum: di
     forum.conn.execute("ANALYZE notifications")
     with forum.conn.transaction():
         plan = "\n".join(r[0] for r in forum.conn.execute(
-            "EXPLAIN " + queue._CLAIM, {"limit": 100, "lease": 300, "run": "x"}).fetchall())
+            "EXPLAIN " + store.outgoing._CLAIM, {"limit": 100, "lease": 300, "run": "x"}).fetchall())
     assert "notifications_due" in plan
     assert "Seq Scan on notifications" not in plan
 
