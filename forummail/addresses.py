@@ -7,8 +7,9 @@ address header: the sender's recipients (one row, a digest, DEBUG's
 * A mailbox is ``local-part@domain`` (RFC 5321 section 4.1.2): a dot-atom
   local part of at most 64 octets, a domain of LDH labels of at most 63
   octets, 253 in all, 254 for the whole address (section 4.5.3.1).  Quoted
-  local parts and address literals are refused: a forum account never needs
-  one, and they are where relays disagree.
+  local parts, address literals, bare IP addresses and source routes (``%``,
+  ``!``) are refused: a forum account never needs one, and they are where
+  relays disagree or forward mail elsewhere.
 * Anything else (no ``@``, two of them, a space, a line break, a bad label)
   is :class:`InvalidAddress`, whose text names the address (escaped) and
   what is wrong.  Such an address never reaches a server or a header: a
@@ -82,11 +83,28 @@ def problem(address: str) -> str:
 
 @functools.lru_cache(maxsize=4096)  # a run sends to the same people again and again
 def _mailbox(address: str) -> Mailbox:
+    routed = _routing(address)
+    if routed:
+        raise InvalidAddress("%s is not a valid email address: %s" % (describe(address), routed), routed)
     plain = _PLAIN.fullmatch(address)
     if plain and len(plain[1]) <= 64 and len(address) <= 254 and len(plain[2]) <= 253 \
             and "--" not in plain[2] and not _reserved(plain[2].lower()):
         return Mailbox("%s@%s" % (plain[1], plain[2].lower()), False)
     return _validated(address)
+
+
+def _routing(address: str) -> str:
+    """Why ``address`` would have a relay route mail elsewhere; empty when it would not."""
+    local, _, domain = address.rpartition("@")
+    if "%" in local or "!" in local:
+        # The "percent hack" and UUCP bang paths: legal characters (RFC 5321
+        # 4.1.2), but some relays still forward user%other@relay to "other".
+        return "'%' and '!' in the local part are source routes, which relays may forward to another host"
+    if domain.rstrip(".").rpartition(".")[2].isdigit():
+        # A bare IP address (RFC 1123 2.1: a top-level label is never all digits);
+        # address literals ([192.0.2.1]) are refused too, below.
+        return "the domain is an IP address, not a mail domain"
+    return ""
 
 
 def _reserved(domain: str) -> bool:

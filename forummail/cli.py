@@ -34,7 +34,10 @@ def run(prog: str, job: Callable[[], int | None]) -> int:
     except MailerError as exc:
         log.debug("exit %d", exc.exit_code, exc_info=True)
         _say(prog, str(exc))
-        logging.getLogger("forummail").error("%s", exc, extra={"file_only": True})
+        if logging.getLogger().handlers:
+            # For the log file; before logging is set up (bad settings) there is
+            # none, and logging's last-resort handler would say it again on stderr.
+            logging.getLogger("forummail").error("%s", exc, extra={"file_only": True})
         return exc.exit_code
     except KeyboardInterrupt:
         _say(prog, "interrupted; unfinished work is left for the next run")

@@ -18,10 +18,14 @@ FORMAT_FILE = "%(asctime)s %(name)s[%(process)d] %(levelname)s %(message)s"
 FORMAT_STDERR = "%(prog)s: %(levelname)s: %(message)s"
 
 
-# What would break a line or fool a terminal: C0 and C1 controls, DEL, the
-# Unicode line and paragraph separators, bidirectional overrides, and lone
-# surrogates (which cannot even be written as UTF-8).
-_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+# What would break a line or fool a reader: C0 and C1 controls, DEL, the
+# Unicode line and paragraph separators, bidirectional marks, overrides and
+# isolates, invisible format characters (soft hyphen, zero-width ones, the
+# BOM), spaces that look like a plain one or like nothing (but the no-break
+# spaces of French typography), and lone surrogates (which cannot even be
+# written as UTF-8).
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\xad\u061c\u1680\u180e\u2000-\u200f\u2028-\u202e"
+                          "\u205f-\u2064\u2066-\u2069\u3000\ufeff\ud800-\udfff]")
 _NAMED = {"\r": "\\r", "\n": "\\n", "\t": "\\t"}
 
 
