@@ -14,21 +14,19 @@ import secrets
 import socket
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import psycopg
 
-from . import db, signing, store
+from . import alerts, db, metrics, signing, store
 from .addresses import InvalidAddress
+from .compose import Composer
+from .dispatch import Dispatcher, Item
 from .errors import ConfigError, MailerError, TemporaryFailure
 from .outcomes import Outcomes, Summary
+from .progress import Progress
 from .settings import Settings
 from .store.outgoing import Job
-from .transport import ServerDown
-
-if TYPE_CHECKING:
-    from .compose import Composer
-    from .dispatch import Dispatcher, Item
+from .transport import ServerDown, Transport
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +50,6 @@ class Sender:
     @property
     def composer(self) -> Composer:
         if self._composer is None:
-            from .compose import Composer
-
             self._composer = Composer(self.settings, signing.required(self.settings, self.conn))
         return self._composer
 
@@ -70,10 +66,6 @@ class Sender:
         except BaseException:
             self.outcomes.release(first)
             raise
-        # Imported here, not at the top: a run with nothing due should cost
-        # little more than starting Python (bench/ P4).
-        from .dispatch import Dispatcher
-
         store.outgoing.forget_old_usage(self.conn)
         dispatcher = Dispatcher(s, self.outcomes, store.outgoing.servers_aside(self.conn))
         dispatcher.start()
@@ -151,8 +143,6 @@ class Sender:
             for job in live:
                 self.outcomes.fail(job, "cannot render: %s: %s" % (type(exc).__name__, exc))
             return None
-        from .dispatch import Item
-
         return Item(jobs=live, out=out, deadline=0.0, server=live[0].universe_smtp_server or None)
 
     @staticmethod
@@ -167,9 +157,6 @@ class Sender:
 def dry_run(settings: Settings, conn: psycopg.Connection, limit: int | None,
             show: Callable[[str], None]) -> Summary:
     """Render what is due and show it; connect to SMTP (and log in) but send nothing."""
-    from .compose import Composer
-    from .transport import Transport
-
     composer = Composer(settings, signing.required(settings, conn))
     jobs = store.outgoing.peek(conn, limit or settings.send_batch_size)
     summary = Summary()
@@ -210,8 +197,6 @@ def send_notifications(settings: Settings, limit: int | None = None, dry: bool =
             return summary
         sender = Sender(settings, conn)
         summary = sender.summary
-        from .progress import Progress
-
         bar = Progress(store.outgoing.due_count(conn) if progress else 0)
         try:
             sender.drain(limit, bar)
@@ -219,8 +204,6 @@ def send_notifications(settings: Settings, limit: int | None = None, dry: bool =
             bar.close()
         exit_code = 0
         if summary.failures:
-            from . import alerts
-
             alerts.notify(settings, "send-failures", "%d notification(s) failed permanently" % summary.failed,
                           summary.failures, conn)
         return summary
@@ -231,8 +214,6 @@ def send_notifications(settings: Settings, limit: int | None = None, dry: bool =
         if isinstance(exc, TemporaryFailure):
             log.info("stopped: %s", summary.line())
             kind = "smtp-down" if isinstance(exc, ServerDown) else "database-down"
-            from . import alerts
-
             alerts.notify(settings, kind, "send_notifications.py could not run", [str(exc)], conn)
         raise
     finally:
@@ -240,8 +221,6 @@ def send_notifications(settings: Settings, limit: int | None = None, dry: bool =
             counts = {"sent": summary.sent, "retry": summary.retry, "failed": summary.failed,
                       "cancelled": summary.cancelled}
             if settings.metrics_dir:
-                from . import metrics
-
                 metrics.write(settings.metrics_dir, "send", exit_code, started, counts, _queue_gauges(conn))
         if conn is not None:
             conn.close()
