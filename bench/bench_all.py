@@ -719,7 +719,7 @@ WORKER_STAGES: list[h.Stage] = [
     ("worker thread (`Dispatcher._work`)", "forummail/dispatch.py", "_work"),
     ("wait for the next mail (`Dispatcher._next`)", "forummail/dispatch.py", "_next"),
     ("send (`Transport.send` -> smtplib)", "forummail/transport.py", "send"),
-    ("record the outcome (`Sender._record_item`)", "forummail/sender.py", "_record_item"),
+    ("record the outcome (`Outcomes.record`)", "forummail/outcomes.py", "record"),
     ("&nbsp;&nbsp;`OutcomeWriter.record` (the UPDATE put on the wire)", "forummail/store/outgoing.py", "record"),
     ("wait for the previous outcome before DATA (`OutcomeWriter.flush`)", "forummail/store/outgoing.py", "flush"),
     ("&nbsp;&nbsp;the mail_log line (`Logger.info`)", "logging/__init__.py", "info"),

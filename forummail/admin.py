@@ -8,7 +8,6 @@ Errors are raised as the exceptions of :mod:`forummail.errors`, so that
 
 from __future__ import annotations
 
-import smtplib
 import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -24,8 +23,9 @@ from .addresses import InvalidAddress, mailbox
 from .compose import header_text
 from .errors import ItemError, TemporaryFailure, UsageError
 from .logs import escape
+from .reply_codes import LOST, Stage, Verdict
 from .settings import Settings
-from .transport import Transport, send_with_answer, utf8_refusal
+from .transport import Answer, Transport, transact, utf8_refusal
 
 SUMMARY_ROWS = 5
 
@@ -116,22 +116,31 @@ def send_test_email(settings: Settings, address: str, say: Callable[[str], None]
         refusal = utf8_refusal(transport.smtp, server.name, [address])
         if refusal:
             raise ItemError(refusal)
-        try:
-            code, answer = send_with_answer(transport.smtp, settings.mail_from_addr, [address], data, box.smtputf8)
-        except (OSError, smtplib.SMTPException) as exc:
-            transport.drop()
-            raise TemporaryFailure("SMTP server %s: the connection was lost before it answered: %s"
-                                   % (server.name, exc or type(exc).__name__)) from None
+        answer = transact(transport.smtp, settings.mail_from_addr, [address], data, box.smtputf8)
     finally:
         transport.close()
-    hint = " (check MAIL_FROM)" if answer.startswith("MAIL FROM") else ""
-    if 400 <= code < 500:
-        raise TemporaryFailure("SMTP server %s did not take the test message for now: %s%s"
-                               % (server.name, answer, hint))
-    if not 200 <= code < 300:
-        raise ItemError("SMTP server %s refused the test message: %s%s" % (server.name, answer, hint))
+    if answer.code == LOST:
+        raise TemporaryFailure("SMTP server %s: the connection was lost before it answered: %s"
+                               % (server.name, answer.text))
+    words = _test_answer(answer, settings.mail_from_addr)
+    verdict = answer.verdict
+    if verdict.retry:
+        raise TemporaryFailure("SMTP server %s did not take the test message for now: %s" % (server.name, words))
+    if verdict is not Verdict.ACCEPTED:
+        raise ItemError("SMTP server %s refused the test message: %s" % (server.name, words))
     return "SMTP server %s accepted the test message for %s: %s\nMessage-ID: %s" % (
-        server.name, address, answer, msgid)
+        server.name, address, words, msgid)
+
+
+def _test_answer(answer: Answer, sender: str) -> str:
+    """The server's answer, prefixed with what it refused."""
+    if answer.stage is Stage.MAIL:
+        return "MAIL FROM <%s> refused: %s (check MAIL_FROM)" % (sender, answer.text)
+    if answer.stage is Stage.RCPT:
+        return "; ".join("RCPT TO <%s> refused: %s" % item for item in answer.refused.items())
+    if answer.stage is Stage.DATA:
+        return "DATA refused: %s" % answer.text
+    return answer.text
 
 
 def _test_message(settings: Settings, address: str, server: str, msgid: str, utf8: bool) -> bytes:

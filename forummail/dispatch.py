@@ -18,24 +18,21 @@ connection of its own the moment the server answers.
 from __future__ import annotations
 
 import logging
-import queue as stdqueue
 import threading
 import time
-from collections.abc import Callable
+from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
 
 import psycopg
 
 from . import store
 from .compose import Outgoing
+from .outcomes import Outcomes
 from .settings import Settings, SmtpServer
 from .store.outgoing import Job
-from .transport import Result, ServerDown, Transport
+from .transport import ServerDown, Transport
 
 log = logging.getLogger(__name__)
-
-_STOP = object()
 
 
 @dataclass
@@ -53,7 +50,7 @@ class Slot:
     """A configured server, as this run sees it."""
 
     server: SmtpServer
-    pinned: stdqueue.Queue[Item] = field(default_factory=stdqueue.Queue)
+    pinned: deque[Item] = field(default_factory=deque)  # mail only this server may send
     down: str = ""  # why it was set aside
     exhausted: str = ""  # which budget ran out
     workers: int = 0
@@ -64,16 +61,17 @@ class Slot:
 
 
 class Dispatcher:
-    """Workers for every connection slot of every enabled server."""
+    """Workers for every connection slot of every enabled server.
 
-    def __init__(self, settings: Settings, connect: Callable[[], psycopg.Connection],
-                 record: Callable[[store.outgoing.OutcomeWriter, Item, Result], None],
-                 release: Callable[[psycopg.Connection | None, list[int], float], None],
-                 aside: dict[str, str]) -> None:
+    All shared state (the queues, the slots, the count in flight) is guarded
+    by one lock; nobody polls: workers wait on ``work`` (mail to take, or the
+    end), the main thread on ``room`` (space in the queue, mail settled, a
+    server lost).
+    """
+
+    def __init__(self, settings: Settings, outcomes: Outcomes, aside: dict[str, str]) -> None:
         self.settings = settings
-        self.connect = connect
-        self.record = record
-        self.release = release
+        self.outcomes = outcomes
         self.slots = {s.name: Slot(s) for s in settings.smtp_servers if s.enabled}
         # Servers other runs found down stay aside; but when all are, try them
         # all: there is nothing to lose, and one may be back.
@@ -81,16 +79,18 @@ class Dispatcher:
             for name, why in aside.items():
                 if name in self.slots:
                     self.slots[name].down = "left aside: %s" % why
-        size = max(2, 2 * sum(s.server.max_connections for s in self.slots.values()))
-        self.shared: stdqueue.Queue[object] = stdqueue.Queue(maxsize=size)
+        # Enough rendered mail to keep every connection busy, and no more.
+        self.capacity = max(2, 2 * sum(s.server.max_connections for s in self.slots.values()))
+        self.shared: deque[Item] = deque()
         self.lock = threading.Lock()
+        self.work = threading.Condition(self.lock)
+        self.room = threading.Condition(self.lock)
         # Mail handed to the workers and not yet settled (sent, failed, or
         # given back to the database): finish() waits for it to reach 0.
         self.inflight = 0
-        self.settled = threading.Condition(self.lock)
+        self.stopping = False
         self.threads: list[threading.Thread] = []
         self.problems: list[str] = []
-        self.stopping = threading.Event()
 
     # --- the main thread's side -------------------------------------------
 
@@ -105,88 +105,70 @@ class Dispatcher:
                 self.threads.append(thread)
                 thread.start()
 
+    def _alive(self) -> bool:
+        return any(s.usable and s.workers for s in self.slots.values())
+
     @property
     def alive(self) -> bool:
         """Some server can still take mail."""
         with self.lock:
-            return any(s.usable and s.workers for s in self.slots.values())
+            return self._alive()
 
     def submit(self, item: Item) -> None:
         """Hand a mail to the workers (blocks while they are busy: back-pressure)."""
         if item.server is not None:
-            slot = self.slots.get(item.server)
-            if slot is None or not slot.usable or not slot.workers:
-                why = "not configured" if slot is None else (slot.down or slot.exhausted or "disabled")
-                log.warning("notification %s waits: its universe's SMTP server %s is %s",
-                            item.jobs[0].id, item.server, why)
-                self.release(None, [j.id for j in item.jobs], self._wait(slot))
-                return
-            self._count(+1)
-            slot.pinned.put(item)
+            self._submit_pinned(item, item.server)
             return
-        while True:
-            if not self.alive:
-                self.release(None, [j.id for j in item.jobs], 0)
+        with self.lock:
+            while len(self.shared) >= self.capacity and self._alive():
+                self.room.wait()
+            if self._alive():
+                self.shared.append(item)
+                self.inflight += 1
+                self.work.notify()
                 return
-            try:
-                self.shared.put(item, timeout=0.2)
-                self._count(+1)
+        self.outcomes.release(item.jobs, 0)
+
+    def _submit_pinned(self, item: Item, server: str) -> None:
+        with self.lock:
+            slot = self.slots.get(server)
+            if slot is not None and slot.usable and slot.workers:
+                slot.pinned.append(item)
+                self.inflight += 1
+                self.work.notify_all()  # only this server's workers may take it
                 return
-            except stdqueue.Full:
-                continue
-
-    def _settle_dead_slots(self) -> None:
-        """Mail waiting for a server that can no longer send goes back, due when it may be back."""
-        for slot in self.slots.values():
-            if slot.usable and slot.workers:
-                continue
-            while True:
-                try:
-                    item = slot.pinned.get_nowait()
-                except stdqueue.Empty:
-                    break
-                self.release(None, [j.id for j in item.jobs], self._wait(slot))
-                self._count(-1)
-
-    def _count(self, n: int) -> None:
-        with self.settled:
-            self.inflight += n
-            if self.inflight <= 0:
-                self.settled.notify_all()
+        why = "not configured" if slot is None else (slot.down or slot.exhausted or "disabled")
+        log.warning("notification %s waits: its universe's SMTP server %s is %s", item.jobs[0].id, server, why)
+        self.outcomes.release(item.jobs, self._wait(slot))
 
     def finish(self) -> None:
         """Wait for the workers to send what was handed to them, then stop them."""
         while True:
-            self._settle_dead_slots()
-            with self.settled:
-                if self.inflight <= 0 or not any(s.usable and s.workers for s in self.slots.values()):
-                    break
-                self.settled.wait(0.2)
-        self.stopping.set()
-        for _ in self.threads:
-            self._put_stop()
+            with self.lock:
+                # Mail waiting for a server that can no longer send goes back,
+                # due when that server may be back.
+                dead = [(item, slot) for slot in self.slots.values() if not (slot.usable and slot.workers)
+                        for item in slot.pinned]
+                for slot in self.slots.values():
+                    if not (slot.usable and slot.workers):
+                        slot.pinned.clear()
+                if not dead:
+                    if self.inflight <= 0 or not self._alive():
+                        break
+                    self.room.wait()
+                    continue
+            for item, slot in dead:
+                self.outcomes.release(item.jobs, self._wait(slot))
+            self._settled(len(dead))
+        with self.lock:
+            self.stopping = True
+            self.work.notify_all()
         for thread in self.threads:
             thread.join()
         # Whatever no worker could take goes back for a later run.
-        queues: list[stdqueue.Queue[Any]] = [self.shared, *(s.pinned for s in self.slots.values())]
-        for q in queues:
-            while True:
-                try:
-                    obj = q.get_nowait()
-                except stdqueue.Empty:
-                    break
-                if isinstance(obj, Item):
-                    wait = self._wait(self.slots.get(obj.server)) if obj.server else 0.0
-                    self.release(None, [j.id for j in obj.jobs], wait)
-
-    def _put_stop(self) -> None:
-        while True:
-            try:
-                self.shared.put(_STOP, timeout=0.2)
-                return
-            except stdqueue.Full:
-                if not any(t.is_alive() for t in self.threads):
-                    return
+        for item in [*self.shared, *(i for s in self.slots.values() for i in s.pinned)]:
+            self.outcomes.release(item.jobs, self._wait(self.slots.get(item.server)) if item.server else 0.0)
+        self.shared.clear()
 
     def all_down(self) -> bool:
         return bool(self.slots) and all(s.down for s in self.slots.values())
@@ -197,25 +179,36 @@ class Dispatcher:
 
     # --- a worker's side --------------------------------------------------
 
+    def _settled(self, n: int = 1) -> None:
+        with self.lock:
+            self.inflight -= n
+            if self.inflight <= 0:
+                self.room.notify()
+
     def _next(self, slot: Slot) -> Item | None:
-        while True:
-            try:
-                return slot.pinned.get_nowait()
-            except stdqueue.Empty:
-                pass
-            try:
-                obj = self.shared.get(timeout=0.05)
-            except stdqueue.Empty:
-                if self.stopping.is_set() and slot.pinned.empty():
+        """The next mail for this worker (its server's own first); None when the run ends."""
+        with self.lock:
+            while True:
+                if slot.pinned:
+                    return slot.pinned.popleft()
+                if self.shared:
+                    self.room.notify()
+                    return self.shared.popleft()
+                if self.stopping:
                     return None
-                continue
-            if obj is _STOP:
-                if slot.pinned.empty():
-                    return None
-                self.shared.put(_STOP)  # for another worker; finish our pinned mail first
-                continue
-            assert isinstance(obj, Item)
-            return obj
+                self.work.wait()
+
+    def _set(self, slot: Slot, down: str = "", exhausted: str = "") -> None:
+        """This server takes no more mail in this run: say so to whoever waits."""
+        with self.lock:
+            if down:
+                slot.down = down
+                self.problems.append(down)
+            if exhausted:
+                if not slot.exhausted:
+                    log.info("SMTP server %s reached its budget of %s: the rest waits", slot.server.name, exhausted)
+                slot.exhausted = exhausted
+            self.room.notify()
 
     @staticmethod
     def _wait(slot: Slot | None) -> float:
@@ -228,21 +221,20 @@ class Dispatcher:
 
     def _give_back(self, conn: psycopg.Connection, item: Item, slot: Slot) -> None:
         """Another server may send it; else it goes back to the queue, due again later."""
-        while item.server is None and self.alive:
-            try:
-                self.shared.put(item, timeout=0.2)
-                return  # still in flight, with another worker
-            except stdqueue.Full:
-                continue
-        self.release(conn, [j.id for j in item.jobs], self._wait(slot) if item.server else 0)
-        self._count(-1)
+        with self.lock:
+            if item.server is None and self._alive():
+                self.shared.appendleft(item)  # still in flight, with another worker
+                self.work.notify()
+                return
+        self.outcomes.release(item.jobs, self._wait(slot) if item.server else 0, conn)
+        self._settled()
 
     def _work(self, slot: Slot) -> None:
         transport = Transport([slot.server])
         conn: psycopg.Connection | None = None
         writer: store.outgoing.OutcomeWriter | None = None
         try:
-            conn = self.connect()
+            conn = self.outcomes.connect()
             writer = store.outgoing.OutcomeWriter(conn)
             while True:
                 item = self._next(slot)
@@ -250,8 +242,8 @@ class Dispatcher:
                     return
                 writer.flush()  # the connection is ours again for what follows
                 if time.monotonic() > item.deadline:
-                    self.release(conn, [j.id for j in item.jobs], 0)  # our lease is nearly over
-                    self._count(-1)
+                    self.outcomes.release(item.jobs, 0, conn)  # our lease is nearly over
+                    self._settled()
                     continue
                 if not slot.usable:
                     self._give_back(conn, item, slot)
@@ -259,11 +251,7 @@ class Dispatcher:
                 if slot.server.budgeted:
                     limit = store.outgoing.budget_take(conn, slot.server, len(item.out.recipients))
                     if limit:
-                        with self.lock:
-                            if not slot.exhausted:
-                                log.info("SMTP server %s reached its budget of %s: the rest waits",
-                                         slot.server.name, limit)
-                            slot.exhausted = limit
+                        self._set(slot, exhausted=limit)
                         self._give_back(conn, item, slot)
                         return
                 try:
@@ -272,16 +260,14 @@ class Dispatcher:
                     result = transport.send(item.out, before_data=writer.flush)
                 except ServerDown as exc:
                     writer.flush()
-                    with self.lock:
-                        slot.down = str(exc)
-                        self.problems.append(str(exc))
+                    self._set(slot, down=str(exc))
                     store.outgoing.set_aside(conn, slot.server.name, slot.server.aside_seconds, str(exc))
                     log.info("SMTP server %s left aside for %d s: %s", slot.server.name,
                              slot.server.aside_seconds, exc)
                     self._give_back(conn, item, slot)
                     return
-                self.record(writer, item, result)
-                self._count(-1)
+                self.outcomes.record(writer, item.jobs, item.out.message_id, result)
+                self._settled()
         except psycopg.Error as exc:
             with self.lock:
                 self.problems.append("database: %s" % exc)
@@ -289,6 +275,7 @@ class Dispatcher:
         finally:
             with self.lock:
                 slot.workers -= 1
+                self.room.notify()
             transport.close()
             if writer is not None:
                 try:

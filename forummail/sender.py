@@ -10,59 +10,25 @@ from __future__ import annotations
 
 import logging
 import os
-import random
 import secrets
 import socket
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import psycopg
 
-from . import db, signing, store
+from . import alerts, db, metrics, signing, store
 from .addresses import InvalidAddress
+from .compose import Composer
+from .dispatch import Dispatcher, Item
 from .errors import ConfigError, MailerError, TemporaryFailure
-from .logs import escape
+from .outcomes import Outcomes, Summary
+from .progress import Progress
 from .settings import Settings
 from .store.outgoing import Job
-from .transport import Outcome, Result, ServerDown
-
-if TYPE_CHECKING:
-    from .compose import Composer
-    from .dispatch import Dispatcher, Item
+from .transport import ServerDown, Transport
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Summary:
-    """What a run did; the scripts print it with ``-v``."""
-
-    sent: int = 0
-    retry: int = 0
-    failed: int = 0
-    cancelled: int = 0
-    would_send: int = 0
-    seconds: float = 0.0
-    failures: list[str] = field(default_factory=list)
-
-    def line(self) -> str:
-        if self.would_send:
-            return "dry run: %d notification(s) would be sent" % self.would_send
-        return "sent %d, to retry %d, failed %d, cancelled %d in %.1f s" % (
-            self.sent, self.retry, self.failed, self.cancelled, self.seconds)
-
-
-def backoff(attempts: int, base: int, cap: int) -> float:
-    """Seconds until the next try after ``attempts`` tries: doubling, capped, jittered.
-
-    The jitter (plus or minus 10%) keeps rows that failed together from
-    coming back together.
-    """
-    delay = min(cap, base * 2 ** max(0, attempts - 1))
-    return delay * random.uniform(0.9, 1.1)
 
 
 def run_id() -> str:
@@ -77,26 +43,15 @@ class Sender:
         self.settings = settings
         self.conn = conn
         self.run = run_id()
-        self.summary = Summary()
+        self.outcomes = Outcomes(settings, self.run, conn)
+        self.summary = self.outcomes.summary
         self._composer: Composer | None = None
-        self.lock = threading.Lock()
 
     @property
     def composer(self) -> Composer:
         if self._composer is None:
-            from .compose import Composer
-
             self._composer = Composer(self.settings, signing.required(self.settings, self.conn))
         return self._composer
-
-    def _worker_connection(self) -> psycopg.Connection:
-        conn = db.connect(self.settings, "sender", autocommit=True)
-        store.outgoing.prepare_sender_session(conn)
-        return conn
-
-    def _release(self, conn: psycopg.Connection | None, ids: list[int], delay: float = 0) -> None:
-        if ids:
-            store.outgoing.release(conn or self.conn, self.run, ids, delay)
 
     def drain(self, limit: int | None = None, progress: Callable[[int], None] | None = None) -> Summary:
         """Send until nothing is due (or ``limit`` rows were taken, or no server can take more)."""
@@ -109,15 +64,10 @@ class Sender:
         try:
             self.composer  # noqa: B018 -- reads the signing keys: none anywhere stops the run (78) here
         except BaseException:
-            self._release(None, [job.id for job in first])
+            self.outcomes.release(first)
             raise
-        # Imported here, not at the top: a run with nothing due should cost
-        # little more than starting Python (bench/ P4).
-        from .dispatch import Dispatcher
-
         store.outgoing.forget_old_usage(self.conn)
-        dispatcher = Dispatcher(s, self._worker_connection, self._record_item, self._release,
-                                store.outgoing.servers_aside(self.conn))
+        dispatcher = Dispatcher(s, self.outcomes, store.outgoing.servers_aside(self.conn))
         dispatcher.start()
         jobs, taken = first, 0
         try:
@@ -145,20 +95,19 @@ class Sender:
 
     def _dispatch(self, jobs: list[Job], deadline: float, dispatcher: Dispatcher) -> None:
         """Settle what needs no mail, render the rest and hand it to the workers."""
-        pending = [job.id for job in jobs]
+        pending = {job.id: job for job in jobs}
         # A broken template, Ctrl-C, SIGTERM: what was not handed over goes
         # back untouched (finally).
         try:
             for job in jobs:
-                if job.id not in pending:
+                if pending.pop(job.id, None) is None:
                     continue  # went already, inside a digest
-                pending.remove(job.id)
                 group = [job]
                 if job.digest and job.user_id is not None:
                     # The user's oldest waiting row is due: the whole digest goes now.
                     siblings = [j for j in jobs if j.digest and j.user_id == job.user_id and j.id in pending]
                     for sibling in siblings:
-                        pending.remove(sibling.id)
+                        del pending[sibling.id]
                     group += siblings + store.outgoing.claim_digest(self.conn, self.run, job.user_id,
                                                            self.settings.send_lease_seconds)
                 item = self._render(group)
@@ -166,7 +115,7 @@ class Sender:
                     item.deadline = deadline
                     dispatcher.submit(item)
         finally:
-            self._release(None, pending)
+            self.outcomes.release(list(pending.values()))
 
     def _render(self, group: list[Job]) -> Item | None:
         """The mail for one row (or a digest's rows); None when nothing is to be sent."""
@@ -174,14 +123,8 @@ class Sender:
         for job in group:
             reason = self._cancel_reason(job)
             if reason:
-                store.outgoing.mark_failed(self.conn, self.run, job.id, reason, None, status="cancelled", counted=False)
-                with self.lock:
-                    self.summary.cancelled += 1
-                log.info("notification %d to %s cancelled: %s", job.id, job.recipient, reason)
-            elif job.attempts >= self.settings.send_max_attempts:
-                self._fail(None, job, "gave up after %d attempts; last: %s" % (job.attempts, job.last_error),
-                           None)
-            else:
+                self.outcomes.cancel(job, reason)
+            elif not self.outcomes.exhausted(job):
                 live.append(job)
         if not live:
             return None
@@ -194,14 +137,12 @@ class Sender:
             # The host's data: no server could ever take it, so at once and
             # for good, and no SMTP command is sent for it.
             for job in live:
-                self._fail(None, job, str(exc), None)
+                self.outcomes.fail(job, str(exc))
             return None
         except Exception as exc:  # one bad row never stops the batch
             for job in live:
-                self._fail(None, job, "cannot render: %s: %s" % (type(exc).__name__, exc), None)
+                self.outcomes.fail(job, "cannot render: %s: %s" % (type(exc).__name__, exc))
             return None
-        from .dispatch import Item
-
         return Item(jobs=live, out=out, deadline=0.0, server=live[0].universe_smtp_server or None)
 
     @staticmethod
@@ -212,52 +153,10 @@ class Sender:
             return "the recipient's account is no longer active"
         return ""
 
-    def _record_item(self, writer: store.outgoing.OutcomeWriter, item: Item, result: Result) -> None:
-        for job in item.jobs:
-            self._record(writer, job, result, item.out.message_id)
-
-    def _record(self, writer: store.outgoing.OutcomeWriter, job: Job, result: Result, msgid: str) -> None:
-        s = self.settings
-        if result.outcome is Outcome.SENT:
-            writer.sent(self.run, job.id, msgid)
-            with self.lock:
-                self.summary.sent += 1
-            log.info("notification %d sent to %s via %s %s", job.id, job.recipient, result.server, msgid)
-            return
-        attempts = job.attempts + 1
-        if result.outcome is Outcome.RETRY and attempts < s.send_max_attempts:
-            delay = backoff(attempts, s.send_retry_seconds, s.send_retry_max_seconds)
-            writer.retry(self.run, job.id, result.detail, delay, msgid)
-            with self.lock:
-                self.summary.retry += 1
-            # A dropped connection is said once, by the server-down line that
-            # follows if the server is really gone; a 4xx is the server's word.
-            level = logging.INFO if result.detail.startswith("connection lost") else logging.WARNING
-            log.log(level, "notification %d to %s: %s; attempt %d of %d, next in %d s",
-                    job.id, job.recipient, result.detail, attempts, s.send_max_attempts, delay)
-            return
-        detail = result.detail
-        if result.outcome is Outcome.RETRY:
-            detail = "gave up after %d attempts; last: %s" % (attempts, detail)
-        self._fail(writer, job, detail, msgid)
-
-    def _fail(self, writer: store.outgoing.OutcomeWriter | None, job: Job, detail: str, msgid: str | None) -> None:
-        """Record a permanent failure (on the main thread's connection when no writer is given)."""
-        if writer is None:
-            store.outgoing.mark_failed(self.conn, self.run, job.id, detail, msgid)
-        else:
-            writer.failed(self.run, job.id, detail, msgid)
-        with self.lock:
-            self.summary.failed += 1
-            self.summary.failures.append("notification %d to %s: %s" % (job.id, escape(job.recipient), detail))
-        log.error("notification %d to %s failed: %s", job.id, job.recipient, detail)
 
 def dry_run(settings: Settings, conn: psycopg.Connection, limit: int | None,
             show: Callable[[str], None]) -> Summary:
     """Render what is due and show it; connect to SMTP (and log in) but send nothing."""
-    from .compose import Composer
-    from .transport import Transport
-
     composer = Composer(settings, signing.required(settings, conn))
     jobs = store.outgoing.peek(conn, limit or settings.send_batch_size)
     summary = Summary()
@@ -298,8 +197,6 @@ def send_notifications(settings: Settings, limit: int | None = None, dry: bool =
             return summary
         sender = Sender(settings, conn)
         summary = sender.summary
-        from .progress import Progress
-
         bar = Progress(store.outgoing.due_count(conn) if progress else 0)
         try:
             sender.drain(limit, bar)
@@ -307,8 +204,6 @@ def send_notifications(settings: Settings, limit: int | None = None, dry: bool =
             bar.close()
         exit_code = 0
         if summary.failures:
-            from . import alerts
-
             alerts.notify(settings, "send-failures", "%d notification(s) failed permanently" % summary.failed,
                           summary.failures, conn)
         return summary
@@ -319,8 +214,6 @@ def send_notifications(settings: Settings, limit: int | None = None, dry: bool =
         if isinstance(exc, TemporaryFailure):
             log.info("stopped: %s", summary.line())
             kind = "smtp-down" if isinstance(exc, ServerDown) else "database-down"
-            from . import alerts
-
             alerts.notify(settings, kind, "send_notifications.py could not run", [str(exc)], conn)
         raise
     finally:
@@ -328,8 +221,6 @@ def send_notifications(settings: Settings, limit: int | None = None, dry: bool =
             counts = {"sent": summary.sent, "retry": summary.retry, "failed": summary.failed,
                       "cancelled": summary.cancelled}
             if settings.metrics_dir:
-                from . import metrics
-
                 metrics.write(settings.metrics_dir, "send", exit_code, started, counts, _queue_gauges(conn))
         if conn is not None:
             conn.close()

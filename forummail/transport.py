@@ -1,15 +1,18 @@
-"""Transport: SMTP connections and the sorting of what servers answer.
+"""Transport: SMTP connections, one transaction function, and what its answers mean.
 
-Every answer is sorted into one of three outcomes (RFC 5321 section 4.2.1:
-the first digit decides):
+:func:`transact` runs one transaction and returns an :class:`Answer` (where
+it stopped, the code, the server's words, the recipients refused); what an
+answer means is decided by the table in :mod:`forummail.reply_codes`, and
+nowhere else.  For the sender it comes down to one of three outcomes:
 
-* ``SENT``: 2xx;
-* ``RETRY``: 4xx, a timeout, a dropped connection: try again later;
-* ``FAILED``: 5xx: the server's words are kept, no retry.
+* ``SENT``: the server took the message;
+* ``RETRY``: a 4xx, a timeout, a dropped connection: try again later;
+* ``FAILED``: a 5xx: the server's words are kept, no retry.
 
 A server that cannot be used at all (refused connection, TLS or login
-failure, a 421 greeting) raises :class:`ServerDown`: the run stops and says
-so once, instead of failing every message in turn.
+failure, a 421 greeting, a permanent refusal of our sender) raises
+:class:`ServerDown`: the run stops and says so once, instead of failing
+every message in turn.
 """
 
 from __future__ import annotations
@@ -20,10 +23,11 @@ import smtplib
 import socket
 import ssl
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Protocol
 
 from .errors import TemporaryFailure
+from .reply_codes import LOST, Stage, Verdict, classify
 from .settings import SmtpServer
 
 if TYPE_CHECKING:
@@ -45,6 +49,21 @@ class Result:
     server: str = ""
 
 
+@dataclass(frozen=True)
+class Answer:
+    """What the server said to one transaction, where it stopped."""
+
+    stage: Stage
+    code: int  # LOST: no answer, the connection dropped (``text`` says how)
+    text: str  # the server's words, on one line
+    refused: dict[str, str] = field(default_factory=dict)  # recipient -> the server's words
+    closed: bool = False  # the connection cannot serve another transaction
+
+    @property
+    def verdict(self) -> Verdict:
+        return classify(self.stage, self.code)
+
+
 class ServerDown(TemporaryFailure):
     """No configured SMTP server can be used now."""
 
@@ -53,19 +72,44 @@ class LoginRefused(ServerDown):
     """The server refused our AUTH: the login or password in the settings is wrong."""
 
 
+class Authenticator(Protocol):
+    """Signs a connection in, after EHLO (and STARTTLS): the one seam for kinds of sign-in.
+
+    Raises ``smtplib.SMTPAuthenticationError`` when the server refuses it;
+    ``who`` and ``hint`` name the account and the settings to check.
+    """
+
+    @property
+    def who(self) -> str: ...
+
+    @property
+    def hint(self) -> str: ...
+
+    def __call__(self, smtp: smtplib.SMTP) -> None: ...
+
+
+@dataclass(frozen=True)
+class PasswordLogin:
+    """AUTH with a login and a password (PLAIN or LOGIN, as the server offers: smtplib chooses)."""
+
+    who: str
+    password: str = field(repr=False)
+    hint: str = "check MAIL_LOGIN and MAIL_PSSWD"
+
+    def __call__(self, smtp: smtplib.SMTP) -> None:
+        smtp.login(self.who, self.password)
+
+
+def authenticator(server: SmtpServer) -> Authenticator | None:
+    """How to sign in to ``server``; None when it needs no sign-in."""
+    return PasswordLogin(server.login, server.password) if server.login else None
+
+
 def _words(code: int | None, text: bytes | str | None) -> str:
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
     text = " ".join((text or "").split())
     return ("%d %s" % (code, text)).strip() if code else text
-
-
-def _by_code(code: int, text: str) -> Outcome:
-    if 200 <= code < 300:
-        return Outcome.SENT
-    if 400 <= code < 500:
-        return Outcome.RETRY
-    return Outcome.FAILED
 
 
 def tls_context(server: SmtpServer) -> ssl.SSLContext:
@@ -80,6 +124,7 @@ def tls_context(server: SmtpServer) -> ssl.SSLContext:
 def open_connection(server: SmtpServer) -> smtplib.SMTP:
     """Connect, say EHLO, STARTTLS and AUTH as configured; raise ServerDown with the reason."""
     smtp: smtplib.SMTP | None = None
+    sign_in = authenticator(server)
     try:
         if server.ssl:
             smtp = smtplib.SMTP_SSL(server.host, server.port, timeout=server.timeout,
@@ -95,17 +140,18 @@ def open_connection(server: SmtpServer) -> smtplib.SMTP:
                 )
             smtp.starttls(context=tls_context(server))
             smtp.ehlo()
-        if server.login:
-            smtp.login(server.login, server.password)
+        if sign_in is not None:
+            sign_in(smtp)
         return smtp
     except ServerDown:
         _close(smtp)
         raise
     except smtplib.SMTPAuthenticationError as exc:
         _close(smtp)
+        assert sign_in is not None
         raise LoginRefused(
-            "SMTP server %s refused the login of %r: %s (check MAIL_LOGIN and MAIL_PSSWD)"
-            % (server.name, server.login, _words(exc.smtp_code, exc.smtp_error))
+            "SMTP server %s refused the login of %r: %s (%s)"
+            % (server.name, sign_in.who, _words(exc.smtp_code, exc.smtp_error), sign_in.hint)
         ) from None
     except ssl.SSLCertVerificationError as exc:
         _close(smtp)
@@ -120,13 +166,6 @@ def open_connection(server: SmtpServer) -> smtplib.SMTP:
     except (OSError, smtplib.SMTPException) as exc:
         _close(smtp)
         raise ServerDown("cannot connect to SMTP server %s: %s" % (server.name, _reason(exc))) from None
-
-
-def _rset(smtp: smtplib.SMTP) -> None:
-    try:
-        smtp.rset()
-    except smtplib.SMTPServerDisconnected:
-        pass
 
 
 def utf8_refusal(smtp: smtplib.SMTP, server: str, addresses: Sequence[str]) -> str:
@@ -156,33 +195,75 @@ def mail_options(smtp: smtplib.SMTP, data: bytes, smtputf8: bool) -> list[str]:
     return options
 
 
-def _sendmail(smtp: smtplib.SMTP, sender: str, recipients: Sequence[str], data: bytes,
-              before_data: Callable[[], object] | None, smtputf8: bool = False) -> dict[str, tuple[int, bytes]]:
-    """``smtplib.SMTP.sendmail`` with a hook between RCPT TO and DATA; same errors."""
-    smtp.ehlo_or_helo_if_needed()
-    options = mail_options(smtp, data, smtputf8)
-    code, answer = smtp.mail(sender, options)
-    if code != 250:
-        smtp.close() if code == 421 else _rset(smtp)
-        raise smtplib.SMTPSenderRefused(code, answer, sender)
-    refused: dict[str, tuple[int, bytes]] = {}
-    for recipient in recipients:
-        code, answer = smtp.rcpt(recipient)
-        if code not in (250, 251):
-            refused[recipient] = (code, answer)
-        if code == 421:
-            smtp.close()
-            raise smtplib.SMTPRecipientsRefused(refused)
-    if len(refused) == len(recipients):
-        _rset(smtp)
-        raise smtplib.SMTPRecipientsRefused(refused)
-    if before_data is not None:
-        before_data()
-    code, answer = smtp.data(data)
-    if code != 250:
-        smtp.close() if code == 421 else _rset(smtp)
-        raise smtplib.SMTPDataError(code, answer)
-    return refused
+def transact(smtp: smtplib.SMTP, sender: str, recipients: Sequence[str], data: bytes, smtputf8: bool = False,
+             before_data: Callable[[], object] | None = None) -> Answer:
+    """One SMTP transaction (MAIL FROM, RCPT TO, DATA) on an open connection; never raises for SMTP.
+
+    Returns where it stopped and what the server said there: the reply to
+    the end of the data when the message went (it names the server's queue
+    id, ``250 2.0.0 Ok: queued as 4Xb2...``, which ``sendmail()`` throws
+    away), else the refusal.  Recipients are all tried; the message goes to
+    those accepted, and only when none is does the transaction stop at RCPT.
+    ``before_data`` runs after the recipients are accepted and before DATA.
+    A refused transaction is reset, so the connection serves the next one;
+    ``Answer.closed`` says when it cannot.  Only ``before_data`` may raise.
+    """
+    stage = Stage.MAIL
+    try:
+        smtp.ehlo_or_helo_if_needed()
+        code, text = smtp.mail(sender, mail_options(smtp, data, smtputf8))
+        if classify(stage, code) is not Verdict.ACCEPTED:
+            return _refused(smtp, Answer(stage, code, _words(code, text)))
+        stage = Stage.RCPT
+        refused: dict[str, tuple[int, str]] = {}
+        closing = False
+        for recipient in recipients:
+            code, text = smtp.rcpt(recipient)
+            verdict = classify(stage, code)
+            if verdict is not Verdict.ACCEPTED:
+                refused[recipient] = (code, _words(code, text))
+            if verdict is Verdict.CLOSING:
+                closing = True
+                break
+        if closing or (refused and len(refused) == len(recipients)):
+            # The transaction's answer: the server hanging up, else a refusal
+            # that lets us try again, if there is one.
+            code, words = refused[recipient] if closing else next(
+                (a for a in refused.values() if classify(stage, a[0]).retry), next(iter(refused.values())))
+            return _refused(smtp, Answer(stage, code, words, _texts(refused)))
+        if before_data is not None:
+            before_data()
+        stage = Stage.DATA
+        try:
+            code, text = smtp.data(data)
+        except smtplib.SMTPDataError as exc:  # the DATA command itself refused (no 354)
+            return _refused(smtp, Answer(stage, exc.smtp_code, _words(exc.smtp_code, exc.smtp_error),
+                                         _texts(refused)))
+        answer = Answer(Stage.MESSAGE, code, _words(code, text), _texts(refused))
+        return answer if answer.verdict is Verdict.ACCEPTED else _refused(smtp, answer)
+    except (OSError, smtplib.SMTPException) as exc:
+        # Dropped or timed out mid-transaction: after the data, it may or may
+        # not have arrived.  The caller retries (a rare duplicate beats a lost mail).
+        _close(smtp)
+        return Answer(stage, LOST, _reason(exc), closed=True)
+
+
+def _texts(refused: dict[str, tuple[int, str]]) -> dict[str, str]:
+    return {recipient: words for recipient, (_, words) in refused.items()}
+
+
+def _refused(smtp: smtplib.SMTP, answer: Answer) -> Answer:
+    """End a refused transaction so the connection can serve the next one."""
+    if answer.verdict is Verdict.CLOSING:
+        # 421: the server closes the channel (RFC 5321 section 3.8): nothing to reset.
+        _close(smtp)
+        return replace(answer, closed=True)
+    try:
+        smtp.rset()
+    except (OSError, smtplib.SMTPException):
+        _close(smtp)
+        return replace(answer, closed=True)
+    return answer
 
 
 def _reason(exc: BaseException) -> str:
@@ -200,42 +281,15 @@ def _close(smtp: smtplib.SMTP | None) -> None:
         pass
 
 
-def send_with_answer(smtp: smtplib.SMTP, sender: str, recipients: Sequence[str],
-                     data: bytes, smtputf8: bool = False) -> tuple[int, str]:
-    """Send one message; return the server's final answer as (code, its words).
-
-    The final answer is the reply to the end of DATA, which names the queue
-    id the server gave the message (``250 2.0.0 Ok: queued as 4Xb2...``):
-    ``sendmail()`` throws that text away.  All or nothing: when the server
-    refuses MAIL FROM, a recipient, or DATA, that refusal is the answer
-    (prefixed with what was refused) and the transaction is reset.  A
-    dropped connection raises, as with ``sendmail()``.
-    """
-    code, text = smtp.mail(sender, mail_options(smtp, data, smtputf8))
-    if not 200 <= code < 300:
-        _reset(smtp, code)
-        return code, "MAIL FROM <%s> refused: %s" % (sender, _words(code, text))
-    for recipient in recipients:
-        code, text = smtp.rcpt(recipient)
-        if not 200 <= code < 300:
-            _reset(smtp, code)
-            return code, "RCPT TO <%s> refused: %s" % (recipient, _words(code, text))
-    try:
-        code, text = smtp.data(data)
-    except smtplib.SMTPResponseException as exc:  # DATA itself refused (no 354)
-        _reset(smtp, exc.smtp_code)
-        return exc.smtp_code, "DATA refused: %s" % _words(exc.smtp_code, exc.smtp_error)
-    return code, _words(code, text)
-
-
-def _reset(smtp: smtplib.SMTP, code: int) -> None:
-    # After 421 the server closes the channel (RFC 5321 3.8): nothing to reset.
-    if code in (421, -1):
-        return
-    try:
-        smtp.rset()
-    except (OSError, smtplib.SMTPException):
-        pass
+def describe(answer: Answer) -> str:
+    """The words kept in ``last_error`` for a refused or lost transaction."""
+    if answer.code == LOST:
+        return "connection lost: %s" % answer.text
+    if answer.stage is Stage.RCPT:
+        return "recipient refused: " + "; ".join(answer.refused.values())
+    if answer.stage is Stage.MAIL and answer.verdict is not Verdict.TOO_BIG:
+        return "sender refused: " + answer.text
+    return answer.text
 
 
 class Transport:
@@ -277,39 +331,20 @@ class Transport:
             refusal = utf8_refusal(smtp, server.name, [out.sender, *out.recipients])
             if refusal:
                 return Result(Outcome.FAILED, refusal, server.name)
-        try:
-            refused = _sendmail(smtp, out.sender, out.recipients, out.data, before_data, out.smtputf8)
-        except smtplib.SMTPRecipientsRefused as exc:
-            answers = [_words(code, text) for code, text in exc.recipients.values()]
-            temporary = any(400 <= code < 500 for code, _ in exc.recipients.values())
-            outcome = Outcome.RETRY if temporary else Outcome.FAILED
-            return Result(outcome, "recipient refused: " + "; ".join(answers), server.name)
-        except smtplib.SMTPSenderRefused as exc:
-            words = _words(exc.smtp_code, exc.smtp_error)
-            if 400 <= exc.smtp_code < 500:
-                return Result(Outcome.RETRY, "sender refused: " + words, server.name)
-            if exc.smtp_code == 552:  # message too big (SIZE): this message only
-                return Result(Outcome.FAILED, words, server.name)
-            # Any other refusal of MAIL FROM would refuse every message: stop,
-            # lose nothing, and name the setting.
+        answer = transact(smtp, out.sender, out.recipients, out.data, out.smtputf8, before_data)
+        if answer.closed:
             self.drop()
-            raise ServerDown(
-                "SMTP server %s refuses our sender %s: %s (check MAIL_FROM)"
-                % (server.name, out.sender, words)
-            ) from None
-        except smtplib.SMTPResponseException as exc:
-            if exc.smtp_code in (421, -1):  # closing the channel: RFC 5321 3.8
-                self.drop()
-            return Result(_by_code(exc.smtp_code, ""), _words(exc.smtp_code, exc.smtp_error), server.name)
-        except (OSError, smtplib.SMTPException) as exc:
-            # Dropped or timed out mid-transaction: it may or may not have
-            # arrived; it is retried (a rare duplicate beats a lost mail).
+        verdict = answer.verdict
+        if verdict is Verdict.ACCEPTED:
+            if answer.refused:
+                log.warning("message %s: some recipients refused: %s", out.job_id,
+                            "; ".join("%s %s" % item for item in answer.refused.items()))
+            return Result(Outcome.SENT, "", server.name)
+        if verdict is Verdict.SERVER_DOWN:
             self.drop()
-            return Result(Outcome.RETRY, "connection lost: %s" % _reason(exc), server.name)
-        if refused:
-            log.warning("message %s: some recipients refused: %s", out.job_id,
-                        "; ".join("%s %s" % (r, _words(*a)) for r, a in refused.items()))
-        return Result(Outcome.SENT, "", server.name)
+            raise ServerDown("SMTP server %s refuses our sender %s: %s (check MAIL_FROM)"
+                             % (server.name, out.sender, answer.text))
+        return Result(Outcome.RETRY if verdict.retry else Outcome.FAILED, describe(answer), server.name)
 
     def drop(self) -> None:
         """Forget a broken connection; the next send reconnects."""

@@ -120,6 +120,33 @@ def test_5xx_fails_at_once_with_the_servers_words(env: Env, forum: Forum, small_
     assert [m.recipients for m in env.smtp.messages][2:] == [["cat@example.com"]]
 
 
+def test_552_to_rcpt_is_retried_as_too_many_recipients(env: Env, forum: Forum, small_forum: dict[str, int]) -> None:
+    # RFC 5321 section 4.5.3.1.10: 552 to RCPT TO is RFC 821's "too many
+    # recipients"; clients SHOULD treat it as temporary.
+    forum.post(small_forum["task"], small_forum["ann"], "hi")
+    env.smtp.behaviour.rcpt["bob@example.com"] = "552 5.5.3 too many recipients"
+    assert env.run("send_notifications.py").returncode == 0
+    rows = dict(env.database.query("SELECT recipient, status || ' ' || attempts || ' ' || coalesce(last_error, '')"
+                                   " FROM notifications"))
+    assert rows == {"bob@example.com": "pending 1 recipient refused: 552 5.5.3 too many recipients",
+                    "cat@example.com": "sent 1 "}
+    del env.smtp.behaviour.rcpt["bob@example.com"]
+    due_now(env)
+    assert env.run("send_notifications.py").returncode == 0
+    assert forum.statuses() == {"sent": 2}
+
+
+def test_421_closes_the_channel_and_the_next_mail_goes_on_a_new_connection(
+        env: Env, forum: Forum, small_forum: dict[str, int]) -> None:
+    # RFC 5321 section 3.8: after 421 the server closes the channel; the
+    # refused mail is retried, the next one must not pay for it.
+    forum.post(small_forum["task"], small_forum["ann"], "hi")
+    env.smtp.behaviour.mail_from.append("421 4.7.0 too busy, closing")
+    assert env.run("send_notifications.py").returncode == 0
+    rows = env.database.query("SELECT status, attempts, last_error FROM notifications ORDER BY status")
+    assert rows == [("pending", 1, "sender refused: 421 4.7.0 too busy, closing"), ("sent", 1, None)]
+
+
 def test_5xx_on_data_fails_row_batch_goes_on(env: Env, forum: Forum, small_forum: dict[str, int]) -> None:
     forum.post(small_forum["task"], small_forum["ann"], "one")
     forum.post(small_forum["task"], small_forum["ann"], "two")
