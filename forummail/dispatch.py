@@ -74,7 +74,7 @@ class Dispatcher:
         self.connect = connect
         self.record = record
         self.release = release
-        self.slots = {s.name: Slot(s) for s in settings.smtp_servers if s.enabled}
+        self.slots = {s.name: Slot(s) for s in settings.sending.smtp_servers if s.enabled}
         # Servers other runs found down stay aside; but when all are, try them
         # all: there is nothing to lose, and one may be back.
         if aside and not all(name in aside for name in self.slots):

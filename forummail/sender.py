@@ -103,7 +103,7 @@ class Sender:
         s = self.settings
         store.outgoing.prepare_sender_session(self.conn)
         started = time.monotonic()
-        first = store.outgoing.claim(self.conn, self.run, self._size(limit, 0), s.send_lease_seconds)
+        first = store.outgoing.claim(self.conn, self.run, self._size(limit, 0), s.sending.send_lease_seconds)
         if not first:
             return self.summary  # the common case under cron: no thread, no SMTP, no template
         try:
@@ -123,12 +123,12 @@ class Sender:
         try:
             while jobs:
                 taken += len(jobs)
-                self._dispatch(jobs, time.monotonic() + s.send_lease_seconds * 0.8, dispatcher)
+                self._dispatch(jobs, time.monotonic() + s.sending.send_lease_seconds * 0.8, dispatcher)
                 if progress:
                     progress(len(jobs))
                 if (limit is not None and taken >= limit) or not dispatcher.alive:
                     break
-                jobs = store.outgoing.claim(self.conn, self.run, self._size(limit, taken), s.send_lease_seconds)
+                jobs = store.outgoing.claim(self.conn, self.run, self._size(limit, taken), s.sending.send_lease_seconds)
         finally:
             dispatcher.finish()
             self.summary.seconds = time.monotonic() - started
@@ -140,7 +140,7 @@ class Sender:
         return self.summary
 
     def _size(self, limit: int | None, taken: int) -> int:
-        batch = self.settings.send_batch_size
+        batch = self.settings.sending.send_batch_size
         return batch if limit is None else min(batch, limit - taken)
 
     def _dispatch(self, jobs: list[Job], deadline: float, dispatcher: Dispatcher) -> None:
@@ -160,7 +160,7 @@ class Sender:
                     for sibling in siblings:
                         pending.remove(sibling.id)
                     group += siblings + store.outgoing.claim_digest(self.conn, self.run, job.user_id,
-                                                           self.settings.send_lease_seconds)
+                                                           self.settings.sending.send_lease_seconds)
                 item = self._render(group)
                 if item is not None:
                     item.deadline = deadline
@@ -178,7 +178,7 @@ class Sender:
                 with self.lock:
                     self.summary.cancelled += 1
                 log.info("notification %d to %s cancelled: %s", job.id, job.recipient, reason)
-            elif job.attempts >= self.settings.send_max_attempts:
+            elif job.attempts >= self.settings.sending.send_max_attempts:
                 self._fail(None, job, "gave up after %d attempts; last: %s" % (job.attempts, job.last_error),
                            None)
             else:
@@ -225,8 +225,8 @@ class Sender:
             log.info("notification %d sent to %s via %s %s", job.id, job.recipient, result.server, msgid)
             return
         attempts = job.attempts + 1
-        if result.outcome is Outcome.RETRY and attempts < s.send_max_attempts:
-            delay = backoff(attempts, s.send_retry_seconds, s.send_retry_max_seconds)
+        if result.outcome is Outcome.RETRY and attempts < s.sending.send_max_attempts:
+            delay = backoff(attempts, s.sending.send_retry_seconds, s.sending.send_retry_max_seconds)
             writer.retry(self.run, job.id, result.detail, delay, msgid)
             with self.lock:
                 self.summary.retry += 1
@@ -234,7 +234,7 @@ class Sender:
             # follows if the server is really gone; a 4xx is the server's word.
             level = logging.INFO if result.detail.startswith("connection lost") else logging.WARNING
             log.log(level, "notification %d to %s: %s; attempt %d of %d, next in %d s",
-                    job.id, job.recipient, result.detail, attempts, s.send_max_attempts, delay)
+                    job.id, job.recipient, result.detail, attempts, s.sending.send_max_attempts, delay)
             return
         detail = result.detail
         if result.outcome is Outcome.RETRY:
@@ -259,7 +259,7 @@ def dry_run(settings: Settings, conn: psycopg.Connection, limit: int | None,
     from .transport import Transport
 
     composer = Composer(settings, signing.required(settings, conn))
-    jobs = store.outgoing.peek(conn, limit or settings.send_batch_size)
+    jobs = store.outgoing.peek(conn, limit or settings.sending.send_batch_size)
     summary = Summary()
     for job in jobs:
         try:
@@ -270,7 +270,7 @@ def dry_run(settings: Settings, conn: psycopg.Connection, limit: int | None,
         summary.would_send += 1
         show("would send notification %d (%s) to %s:" % (job.id, job.kind, ", ".join(out.recipients)))
         show(out.data.decode("utf-8", "replace").replace("\r\n", "\n"))
-    transport = Transport(settings.smtp_servers)
+    transport = Transport(settings.sending.smtp_servers)
     if jobs:
         server = transport.open()
         show("SMTP server %s accepted the connection%s; nothing was sent" % (
@@ -282,7 +282,7 @@ def dry_run(settings: Settings, conn: psycopg.Connection, limit: int | None,
 def send_notifications(settings: Settings, limit: int | None = None, dry: bool = False,
                        show: Callable[[str], None] = print, progress: bool = False) -> Summary:
     """The whole job of ``send_notifications.py``: drain, then report (metrics, alerts)."""
-    if settings.mail_disable:
+    if settings.sending.mail_disable:
         log.info("OPTS['mail_disable'] is True: nothing to do")
         return Summary()
     started = time.time()
