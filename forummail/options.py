@@ -76,20 +76,26 @@ class Option:
             return self.shown
         if self.default == "" or self.default is None:
             return "empty"
-        return _amount(self.default, self.unit)
+        return _amount(self.default, self.unit if self.unit == "bytes" else "")
 
     @property
     def range_text(self) -> str:
         if self.choices:
             return "one of " + ", ".join("'%s'" % c for c in self.choices)
-        if self.low is not None and self.high is not None:
+        if self.low is None or self.high is None:
+            return ""
+        if self.unit == "bytes":
             return "%s to %s" % (_amount(self.low, self.unit), _amount(self.high, self.unit))
-        return ""
+        return ("%s-%s %s" % (_amount(self.low, ""), _amount(self.high, ""), self.unit)).strip()
 
     @property
     def comment(self) -> str:
         """The one comment line of the shipped cron_conf.py: what, range and unit, default."""
-        facts = [t for t in (self.range_text, "default " + self.default_text) if t]
+        default = self.default_text
+        facts = [t for t in (self.range_text, default if default.startswith("required") else "default " + default)
+                 if t]
+        if self.env:
+            facts.append("better: %s=... in .env" % self.env)
         return "%s (%s)" % (self.doc, "; ".join(facts))
 
 
@@ -101,7 +107,8 @@ def _amount(value: Any, unit: str) -> str:
             if value and value % size == 0:
                 return "%d %s" % (value // size, name)
         return "%d bytes" % value
-    return "%d %s" % (value, unit) if unit else str(value)
+    text = "{:,}".format(value) if value >= 1_000_000 else str(value)
+    return "%s %s" % (text, unit) if unit else text
 
 
 def _int(name: str, default: int, low: int, high: int, unit: str, doc: str, concern: str,
@@ -109,12 +116,14 @@ def _int(name: str, default: int, low: int, high: int, unit: str, doc: str, conc
     return Option(name, int, default, doc, concern, low=low, high=high, unit=unit, **kw)
 
 
+_UNREAD = "none: not read by forummail"
+
 # The original manual's top-level names, and ours beside them.
 TOP: tuple[Option, ...] = (
-    Option("MAIL_FROM", str, "", "`Name <address>` of notifications; the acting user's name replaces the name",
+    Option("MAIL_FROM", str, "", "Name <address> of notifications; the acting user's name replaces the name",
            "general", shown="required"),
-    Option("MAIL_SMTP", str, "", "SMTP server host (or `host:port`) that sends notifications", "sending",
-           shown="required (unless OPTS['smtp_servers'])", server=True),
+    Option("MAIL_SMTP", str, "", "SMTP server host (or host:port) that sends notifications", "sending",
+           shown="required unless OPTS['smtp_servers']", server=True),
     Option("MAIL_ADMIN", str, "", "address(es) for alerts, refused replies and DEBUG mail; comma-separated",
            "general"),
     Option("MAIL_LOGIN", str, "", "SMTP AUTH user name; empty when the server needs no login", "sending",
@@ -130,16 +139,17 @@ TOP: tuple[Option, ...] = (
     Option("DB_USER", str, "sa_sirena", "PostgreSQL role", "database"),
     Option("DB_PSWD", str, "", "its password", "database", env="DB_PSWD"),
     Option("DB_NAME", str, "memoria", "the database", "database"),
-    Option("DB_SCHEMA", str, "memoria", "the schema inside DB_NAME holding the forum's and our tables; lower "
-           "case, as PostgreSQL names a schema created without quotes (`Memoria` is refused: write `memoria`)",
+    Option("DB_SCHEMA", str, "memoria", "the schema inside DB_NAME with the forum's and our tables; lower case, "
+           "as PostgreSQL names it (Memoria is refused: write memoria)",
            "database"),
     Option("EXTERNAL_DB_ADDR", str, "", "public address of this installation, kept for links", "general",
-           unread=True),
+           unread=True, shown=_UNREAD),
     Option("CARGADOR_HOST", str, "", "the file storage service, kept for download links", "general",
-           unread=True),
-    Option("CARGADOR_RPC_PORT", int, None, "its RPC port", "general", unread=True),
+           unread=True, shown=_UNREAD),
+    Option("CARGADOR_RPC_PORT", int, None, "its RPC port", "general", unread=True,
+           shown=_UNREAD),
     Option("CARGADOR_HTPP_PORT", int, None, "its HTTP port (the manual's spelling; CARGADOR_HTTP_PORT works "
-           "too)", "general", unread=True),
+           "too)", "general", unread=True, shown=_UNREAD),
 )
 
 _NO_LIMIT = "0: no limit"
@@ -150,7 +160,7 @@ _NO_LIMIT = "0: no limit"
 # a newer version must not believe it is on.  New settings are added here.
 OPTS: tuple[Option, ...] = (
     Option("db_connection_addr", str, "", "address given in invitations", "database",
-           shown="empty (the shipped file sets EXTERNAL_DB_ADDR)"),
+           shown="empty; the shipped file sets EXTERNAL_DB_ADDR"),
     Option("smtp_port", int, None, "SMTP port of MAIL_SMTP (587 is usual with smtp_tls)", "sending",
            low=1, high=65535, shown="25, or 465 with MAIL_USE_SSL", server=True),
     Option("smtp_tls", bool, False, "STARTTLS after connecting (Gmail, Exchange/Office 365 on port 587)",
@@ -173,7 +183,7 @@ OPTS: tuple[Option, ...] = (
     _int("smtp_aside_seconds", 300, 1, 86400, "seconds", "a server that failed is left aside this long, by "
          "every run", "sending", server=True),
     Option("smtp_servers", list, None, "several servers instead of MAIL_SMTP, mail spread over the enabled "
-           "ones: a list of dicts (see the README, Delivery at scale)", "sending", shown="None: MAIL_SMTP",
+           "ones: a list of dicts, see the README, Delivery at scale", "sending", shown="None: MAIL_SMTP",
            server=True),
     Option("mail_log", str, "", "log file, one greppable line per event; its folder must exist and be "
            "writable", "general", shown="empty: no log file"),
@@ -226,6 +236,28 @@ OPTS: tuple[Option, ...] = (
 )
 
 OPTION: dict[str, Option] = {o.name: o for o in OPTS}
+
+# The keys of one OPTS['smtp_servers'] entry: the same details as MAIL_SMTP
+# and its OPTS keys, checked by the same rule (forummail.smtpconf).
+SERVER_KEYS: dict[str, str] = {
+    "host": "as MAIL_SMTP (required)",
+    "port": "as smtp_port",
+    "ssl": "as MAIL_USE_SSL",
+    "tls": "as smtp_tls",
+    "login": "as MAIL_LOGIN",
+    "password": "as MAIL_PSSWD; empty: SMTP_PSSWD_<DESCRIPTION> from .env or the environment",
+    "description": "its name in logs, budgets and universes; empty: host:port",
+    "enabled": "False: not used (default True)",
+    "timeout": "as smtp_timeout (default: smtp_timeout)",
+    "verify": "as smtp_verify_tls (default: smtp_verify_tls)",
+    "preset": "as smtp_preset",
+    "max_connections": "as smtp_max_connections",
+    "per_minute": "as smtp_per_minute",
+    "per_day": "as smtp_per_day",
+    "recipients_per_minute": "as smtp_recipients_per_minute",
+    "recipients_per_day": "as smtp_recipients_per_day",
+    "aside_seconds": "as smtp_aside_seconds",
+}
 TOP_OPTION: dict[str, Option] = {o.name: o for o in TOP}
 
 # Secrets beside the file: what the environment (or .env) may hold.
@@ -255,7 +287,7 @@ def markdown() -> str:
            "with exit 78. Secrets belong in a `.env` beside it (or the environment), which wins over the "
            "file.", ""]
     out += ["## Top-level names", "", "| name | meaning | default |", "| --- | --- | --- |"]
-    out += ["| `%s` | %s | %s |" % (o.name, o.doc, _cell(o)) for o in TOP]
+    out += ["| `%s` | %s | %s |" % (o.name, _meaning(o), _md(o.default_text)) for o in TOP]
     out += ["", "## `OPTS`", "",
             "Every key of `OPTS` must be one of these: a key this version does not know would do nothing "
             "(a security option of a newer version, say, would not be on), so it is an error (78) naming "
@@ -265,14 +297,19 @@ def markdown() -> str:
     for concern, title in _CONCERNS:
         rows = [o for o in OPTS if o.concern == concern]
         out += ["", "### %s" % title, "", "| key | meaning | range | default |", "| --- | --- | --- | --- |"]
-        out += ["| `%s` | %s | %s | %s |" % (o.name, o.doc, o.range_text or _kind(o), _cell(o)) for o in rows]
+        out += ["| `%s` | %s | %s | %s |" % (o.name, _meaning(o), _md(o.range_text or _kind(o)), _md(o.default_text))
+                for o in rows]
+    out += ["", "### An entry of `smtp_servers`", "",
+            "A dict with these keys (see [Delivery at scale](../README.md#delivery-at-scale)):", "",
+            "| key | meaning |", "| --- | --- |"]
+    out += ["| `%s` | %s |" % (key, _md(text)) for key, text in SERVER_KEYS.items()]
     out += ["", "Keys no longer read, refused with what to write instead:", ""]
     out += ["* `%s`: %s." % item for item in RETIRED_OPTS.items()]
     out += ["", "## Provider presets (`smtp_preset`)", "", "| preset | limits |", "| --- | --- |"]
     out += ["| `%s` | %s |" % (name, ", ".join("%s %d" % kv for kv in limits.items()))
             for name, limits in PRESETS.items()]
     out += ["", "## In `.env` or the environment", "", "| variable | meaning |", "| --- | --- |"]
-    out += ["| `%s` | %s |" % item for item in ENVIRONMENT]
+    out += ["| `%s` | %s |" % (name, _md(text)) for name, text in ENVIRONMENT]
     return "\n".join(out) + "\n"
 
 
@@ -280,8 +317,13 @@ def _kind(o: Option) -> str:
     return {bool: "True or False", str: "text", list: "list of dicts", int: "whole number"}[o.kind]
 
 
-def _cell(o: Option) -> str:
-    return o.default_text.replace("|", "\\|")
+def _md(text: str) -> str:
+    """Plain text made safe in a Markdown table cell (a <address> is no HTML tag)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
+
+
+def _meaning(o: Option) -> str:
+    return _md(o.doc) + ("; better in `.env` as `%s`" % o.env if o.env else "")
 
 
 def conf_lines() -> str:

@@ -12,14 +12,9 @@ from types import ModuleType
 from typing import Any
 
 from .checker import Checker
-from .options import OPTION, PRESETS
+from .options import OPTION, PRESETS, SERVER_KEYS
 from .settingtypes import SmtpServer
 
-SERVER_KEYS = frozenset({
-    "host", "port", "ssl", "tls", "login", "password", "max_connections", "enabled", "description",
-    "timeout", "verify", "preset", "per_minute", "per_day", "recipients_per_minute", "recipients_per_day",
-    "aside_seconds",
-})
 # The keys of a server that are also OPTS keys for MAIL_SMTP (as smtp_<key>).
 _AS_OPTS = ("preset", "max_connections", "per_minute", "per_day", "recipients_per_minute",
             "recipients_per_day", "aside_seconds")
@@ -101,7 +96,7 @@ def _server_from_dict(
         else:
             preset = PRESETS[preset_name]
 
-    for key in sorted(set(d) - SERVER_KEYS, key=str):
+    for key in sorted(set(d) - set(SERVER_KEYS), key=str):
         c.problems.append("%s has unknown key %r" % (label, key))
     host = c.string(name("host"), d.get("host", ""))
     if not host:
