@@ -12,79 +12,80 @@
 # Every OPTS key must be one documented below (an unknown key stops every run
 # with exit 78, naming it); keys of the original product's other tools,
 # starting with sync_ or ldap_, are accepted and ignored.
+# Every setting, its range and default: docs/settings.md.
 # Check everything with:  python3 manage.py check
 #
 
 # --- Outgoing mail -------------------------------------------------------------
-MAIL_FROM  = "Forum <noreply@example.com>"  # From of notifications; the acting user's name replaces "Forum"
-MAIL_SMTP  = "localhost"    # SMTP server host name (or host:port) that sends notifications
-MAIL_ADMIN = ""             # where diagnostics and alerts go; comma-separated list allowed
-MAIL_LOGIN = ""             # SMTP AUTH user name; leave empty when the server needs no login
-MAIL_PSSWD = ""             # SMTP AUTH password (better: MAIL_PSSWD=... in .env); required with MAIL_LOGIN
-MAIL_USE_SSL = False        # implicit TLS from the first byte (port 465); for STARTTLS use OPTS['smtp_tls']
-DEBUG = False               # True: every mail goes to MAIL_ADMIN instead, marked with its real recipient
+MAIL_FROM  = "Forum <noreply@example.com>" # Name <address> of notifications; the acting user's name replaces the name (required)
+MAIL_SMTP  = "localhost"     # SMTP server host (or host:port) that sends notifications (required unless OPTS['smtp_servers'])
+MAIL_ADMIN = ""              # address(es) for alerts, refused replies and DEBUG mail; comma-separated (default empty)
+MAIL_LOGIN = ""              # SMTP AUTH user name; empty when the server needs no login (default empty)
+MAIL_PSSWD = ""              # SMTP AUTH password; required with MAIL_LOGIN (default empty; better: MAIL_PSSWD=... in .env)
+MAIL_USE_SSL = False         # implicit TLS from the first byte (port 465); for STARTTLS use OPTS['smtp_tls'] (default False)
+DEBUG = False                # every mail goes to MAIL_ADMIN instead, marked with its real recipient (default False)
 
 # --- Database ------------------------------------------------------------------
-DB_HOST = ""                # PostgreSQL host; empty: the local Unix socket
-DB_PORT = 5432              # PostgreSQL port
-DB_USER = "sa_sirena"       # PostgreSQL role
-DB_PSWD = ""                # its password (better: DB_PSWD=... in .env)
-DB_NAME = "memoria"         # the database
-DB_SCHEMA = "memoria"       # the schema inside DB_NAME holding the forum's and our tables (lower case)
+DB_HOST = ""                 # PostgreSQL host (default empty: the local Unix socket)
+DB_PORT = 5432               # PostgreSQL port (1-65535; default 5432)
+DB_USER = "sa_sirena"        # PostgreSQL role (default 'sa_sirena')
+DB_PSWD = ""                 # its password (default empty; better: DB_PSWD=... in .env)
+DB_NAME = "memoria"          # the database (default 'memoria')
+DB_SCHEMA = "memoria"        # the schema inside DB_NAME with the forum's and our tables; lower case, as PostgreSQL names it (Memoria is refused: write memoria) (default 'memoria')
 
-EXTERNAL_DB_ADDR = "db.example.com:45432"  # public address of this installation (used in links)
+EXTERNAL_DB_ADDR = "db.example.com:45432" # public address of this installation, kept for links (default none: not read by forummail)
 
-CARGADOR_HOST = "127.0.0.1"  # file storage service (for download links)
-CARGADOR_RPC_PORT = 4040     # its RPC port
-CARGADOR_HTPP_PORT = 4080    # its HTTP port (the manual's spelling; CARGADOR_HTTP_PORT works too)
+CARGADOR_HOST = "127.0.0.1"  # the file storage service, kept for download links (default none: not read by forummail)
+CARGADOR_RPC_PORT = 4040     # its RPC port (default none: not read by forummail)
+CARGADOR_HTPP_PORT = 4080    # its HTTP port (the manual's spelling; CARGADOR_HTTP_PORT works too) (default none: not read by forummail)
 
 OPTS = {
-	'db_connection_addr' : EXTERNAL_DB_ADDR  # address given in invitations
+	'db_connection_addr' : EXTERNAL_DB_ADDR # address given in invitations (default empty; the shipped file sets EXTERNAL_DB_ADDR)
 
 	# SMTP details
-	, 'smtp_port' : None         # SMTP port; None: 25, or 465 with MAIL_USE_SSL (587 is usual with smtp_tls)
-	, 'smtp_tls' : False         # STARTTLS after connecting (Gmail, Exchange/Office 365 on port 587)
-	, 'smtp_timeout' : 30        # seconds to wait for any SMTP answer
-	, 'smtp_verify_tls' : True   # verify TLS certificates; False only for a self-signed test server (warns)
-	, 'smtp_max_connections' : 0 # SMTP connections used at once, each reused for many mails (0: the preset's, else 1)
-	, 'smtp_preset' : ''         # provider limits: 'office365', 'google-workspace', 'gmail', 'amazon-ses-sandbox'; '' none
-	, 'smtp_per_minute' : 0      # at most this many messages a minute through MAIL_SMTP (0: no limit; wins over the preset)
-	, 'smtp_per_day' : 0         # at most this many messages in any 24 hours (0: no limit)
-	, 'smtp_recipients_per_minute' : 0  # at most this many recipients a minute (0: no limit)
-	, 'smtp_recipients_per_day' : 0     # at most this many recipients in any 24 hours (0: no limit)
-	, 'smtp_aside_seconds' : 300 # a server that failed is left aside this long, by every run
-	, 'smtp_servers' : None      # several servers instead of MAIL_SMTP, mail spread over the enabled ones; see README
+	, 'smtp_port' : None               # SMTP port of MAIL_SMTP (587 is usual with smtp_tls) (1-65535; default 25, or 465 with MAIL_USE_SSL)
+	, 'smtp_tls' : False               # STARTTLS after connecting (Gmail, Exchange/Office 365 on port 587) (default False)
+	, 'smtp_timeout' : 30              # how long to wait for any SMTP answer (1-600 seconds; default 30)
+	, 'smtp_verify_tls' : True         # verify TLS certificates; False only for a self-signed test server (warns) (default True)
+	, 'smtp_max_connections' : 0       # SMTP connections used at once, each reused for many mails (0-64; default 0: the preset's, else 1)
+	, 'smtp_preset' : ''               # a provider's sending limits (one of 'office365', 'google-workspace', 'gmail', 'amazon-ses-sandbox'; default empty: none)
+	, 'smtp_per_minute' : 0            # at most this many messages a minute through MAIL_SMTP (wins over the preset) (0-10,000,000; default 0: no limit)
+	, 'smtp_per_day' : 0               # at most this many messages in any 24 hours (0-10,000,000; default 0: no limit)
+	, 'smtp_recipients_per_minute' : 0 # at most this many recipients a minute (0-10,000,000; default 0: no limit)
+	, 'smtp_recipients_per_day' : 0    # at most this many recipients in any 24 hours (0-10,000,000; default 0: no limit)
+	, 'smtp_aside_seconds' : 300       # a server that failed is left aside this long, by every run (1-86400 seconds; default 300)
+	, 'smtp_servers' : None            # several servers instead of MAIL_SMTP, mail spread over the enabled ones: a list of dicts, see the README, Delivery at scale (default None: MAIL_SMTP)
 	# e.g. [{'description': 'o365', 'host': 'smtp.office365.com', 'port': 587, 'tls': True, 'login': 'x@example.com',
 	#        'password': '', 'preset': 'office365', 'max_connections': 3, 'enabled': True},
 	#       {'description': 'relay', 'host': 'relay.example.com', 'per_minute': 600, 'max_connections': 4}]
-	, 'mail_log' : ''            # log file (one greppable line per event); empty: no log file
-	, 'mail_disable' : False     # True: send_notifications.py does nothing and exits 0
+	, 'mail_log' : ''                  # log file, one greppable line per event; its folder must exist and be writable (default empty: no log file)
+	, 'mail_disable' : False           # True: send_notifications.py does nothing and exits 0 (default False)
 
 	# Sending queue
-	, 'send_lease_seconds' : 300       # how long a claimed notification stays reserved for the run that claimed it
-	, 'send_batch_size' : 200          # notifications claimed per database round trip
-	, 'send_max_attempts' : 10         # tries before a temporarily failing notification is marked failed
-	, 'send_retry_seconds' : 60        # wait after the first temporary failure; doubles each time
-	, 'send_retry_max_seconds' : 21600 # longest wait between two tries (6 hours)
-	, 'templates_dir' : ''             # folder with your own templates; its files win over templates/
-	, 'metrics_dir' : ''               # folder for a Prometheus textfile per run (node_exporter); empty: none
+	, 'send_lease_seconds' : 300       # how long a claimed notification stays reserved for the run that claimed it (30-86400 seconds; default 300)
+	, 'send_batch_size' : 200          # notifications claimed per database round trip (1-10000; default 200)
+	, 'send_max_attempts' : 10         # tries before a temporarily failing notification is marked failed (1-100; default 10)
+	, 'send_retry_seconds' : 60        # wait after the first temporary failure; doubles each time (1-86400 seconds; default 60)
+	, 'send_retry_max_seconds' : 21600 # longest wait between two tries (1-604800 seconds; default 21600)
+	, 'templates_dir' : ''             # folder with your own templates; its files win over templates/ (default empty: none)
+	, 'metrics_dir' : ''               # folder for a Prometheus textfile per run (node_exporter) (default empty: none)
 
 	# Replies by email ("Allow to respond from E-mail" must be on in the universe)
-	, 'replier_from_addr' : ''         # reply mailbox, e.g. 'Forum reply <reply@example.com>'; a signed reply token is added as +TOKEN
-	, 'replier_pop_addr' : ''          # POP3 server of that mailbox, host or host:port (995 with SSL, else 110)
-	, 'replier_pop_ssl' : True         # POP3 over TLS (995); False: plain POP3 with STLS when offered
-	, 'replier_pop_login' : ''         # POP3 user name
-	, 'replier_pop_psswd' : ''         # POP3 password (better: REPLIER_POP_PSSWD=... in .env)
-	, 'replier_downloader_url' : ''    # base URL of attachment download links; hash= and name= are appended
-	, 'replier_separator' : ''         # line put at the top of notifications; replies are cut there; empty: a default line
-	, 'reply_token_days' : 180         # days a reply address stays valid
-	, 'replier_pop_timeout' : 60       # seconds to wait for any POP3 answer
-	, 'replier_max_age_days' : 7       # older mail in the mailbox is recorded and left alone (first run on an old mailbox)
-	, 'replier_max_message_bytes' : 26214400    # larger replies are refused (25 MB)
-	, 'replier_max_attachment_bytes' : 10485760 # larger attachments are dropped, with a note in the post (10 MB)
-	, 'replier_max_attachments' : 10            # attachments kept per reply; the rest dropped with a note
-	, 'replier_keep_raw_bytes' : 1048576        # bytes of a refused email kept in inbound_emails for the administrator (1 MB)
-	, 'replier_authserv_id' : ''       # authserv-id of your own receiving mail server (e.g. 'mx.example.com'); its DMARC pass lets a reply without token post; empty: tokens only
-	, 'replier_max_mime_depth' : 20             # replies with MIME parts nested deeper than this many levels are refused (3-50, default 20)
-	, 'replier_max_mime_parts' : 200            # replies with more MIME parts than this are refused (10-10000, default 200)
+	, 'replier_from_addr' : ''         # reply mailbox, e.g. 'Forum reply <reply@example.com>'; a signed reply token is added as +TOKEN (default empty: replies by email off)
+	, 'replier_pop_addr' : ''          # POP3 server of that mailbox, host or host:port (995 with SSL, else 110) (default empty)
+	, 'replier_pop_ssl' : True         # POP3 over TLS (995); False: plain POP3 with STLS when offered (default True)
+	, 'replier_pop_login' : ''         # POP3 user name (default empty)
+	, 'replier_pop_psswd' : ''         # POP3 password (default empty; better: REPLIER_POP_PSSWD=... in .env)
+	, 'replier_downloader_url' : ''    # base URL of attachment download links; hash= and name= are appended (default empty)
+	, 'replier_separator' : ''         # line put at the top of notifications; replies are cut there (default empty: '-- Write your reply above this line --')
+	, 'reply_token_days' : 180         # how long a reply address stays valid (1-3650 days; default 180)
+	, 'replier_pop_timeout' : 60       # how long to wait for any POP3 answer (1-600 seconds; default 60)
+	, 'replier_max_age_days' : 7       # older mail in the mailbox is recorded and left alone (first run on an old mailbox) (1-3650 days; default 7)
+	, 'replier_max_message_bytes' : 26214400 # larger replies are refused (1 KB to 1 GB; default 25 MB)
+	, 'replier_max_attachment_bytes' : 10485760 # larger attachments are dropped, with a note in the post (0 bytes to 1 GB; default 10 MB)
+	, 'replier_max_attachments' : 10   # attachments kept per reply; the rest dropped with a note (0-1000; default 10)
+	, 'replier_keep_raw_bytes' : 1048576 # bytes of a refused email kept in inbound_emails for the administrator (0 bytes to 1 GB; default 1 MB)
+	, 'replier_authserv_id' : ''       # authserv-id of your own receiving mail server (e.g. 'mx.example.com'); its DMARC pass lets a reply without token post (default empty: tokens only)
+	, 'replier_max_mime_depth' : 20    # replies with MIME parts nested deeper than this many levels are refused (3-50; default 20)
+	, 'replier_max_mime_parts' : 200   # replies with more MIME parts than this are refused (10-10000; default 200)
 }

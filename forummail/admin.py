@@ -42,19 +42,19 @@ def init_db(settings: Settings) -> str:
     """Create or upgrade the schema, and the first reply-signing secret; say what was done."""
     conn = db.connect(settings, "init-db", autocommit=True)  # each step is its own transaction
     try:
-        applied = db.migrate(conn, settings.db_schema)
-        version = db.schema_version(conn, settings.db_schema)
+        applied = db.migrate(conn, settings.db.schema)
+        version = db.schema_version(conn, settings.db.schema)
         created = store.keys.create_first_reply_secret(conn, signing.new_secret())
     finally:
         conn.close()
-    where = "schema %r in %s" % (settings.db_schema, db.describe(settings))
+    where = "schema %r in %s" % (settings.db.schema, db.describe(settings))
     if applied:
         line = "%s: applied %s; now at version %s" % (where, ", ".join(applied), version)
     else:
         line = "%s: up to date at version %s" % (where, version)
     if created:
         line += "\ncreated the reply-signing secret, kept in the database for every host that uses it"
-        if settings.reply_secret:
+        if settings.replies.reply_secret:
             line += " (REPLY_TOKEN_SECRET, set in the environment or .env, signs instead while it is set)"
     return line
 
@@ -73,8 +73,8 @@ def rotate_secret(settings: Settings, forget_older: bool = False) -> str:
                      % deleted)
     else:
         lines.append("earlier secrets still verify replies for OPTS['reply_token_days'] = %d days"
-                     % settings.reply_token_days)
-    if settings.reply_secret:
+                     % settings.replies.reply_token_days)
+    if settings.replies.reply_secret:
         lines.append("note: REPLY_TOKEN_SECRET is set in the environment or .env and signs instead; to "
                      "rotate it, move its value to REPLY_TOKEN_SECRET_PREVIOUS and set a new one, or remove "
                      "it to sign with the database's secret")
@@ -107,7 +107,7 @@ def send_test_email(settings: Settings, address: str, say: Callable[[str], None]
     address = box.address
     if settings.debug:
         say("DEBUG is on: notifications go to MAIL_ADMIN, but this test goes to %s as asked" % address)
-    transport = Transport(settings.smtp_servers)
+    transport = Transport(settings.sending.smtp_servers)
     server = transport.open()  # ServerDown (75) when no server can be used
     try:
         msgid = make_msgid("test", domain=settings.domain)
@@ -315,7 +315,7 @@ def purge(settings: Settings, days: int, dry_run: bool = False) -> str:
     # An inbound record is what stops an email still in the mailbox from
     # being posted twice; mail older than replier_max_age_days is never
     # posted, so records are kept at least that long.
-    inbound_days = max(days, settings.max_age_days)
+    inbound_days = max(days, settings.replies.replier_max_age_days)
     with _database(settings) as conn:
         before = store.admin.cutoff(conn, days)
         inbound_before = store.admin.cutoff(conn, inbound_days)

@@ -47,7 +47,7 @@ def run_checks(settings: Settings) -> list[Item]:
     """Check everything, in the order a run meets it; never stops at the first failure."""
     database = check_database(settings)
     items = [check_settings(settings), database]
-    if database.status == OK and settings.replies_enabled:
+    if database.status == OK and settings.replies.enabled:
         items.append(check_reply_secret(settings))
     items += check_smtp(settings)
     items.append(check_pop3(settings))
@@ -73,12 +73,12 @@ def report(items: list[Item], quiet: bool = False) -> str:
 
 def check_settings(settings: Settings) -> Item:
     """Settings are valid once loaded (load() refused bad ones); note what changes behaviour."""
-    notes = ["replies by email %s" % ("on" if settings.replies_enabled else "off")]
-    if settings.replies_enabled and not settings.replier_authserv_id:
+    notes = ["replies by email %s" % ("on" if settings.replies.enabled else "off")]
+    if settings.replies.enabled and not settings.replies.replier_authserv_id:
         notes.append("no OPTS['replier_authserv_id']: only replies carrying their reply token are posted")
     if settings.debug:
         notes.append("DEBUG on: every notification goes to MAIL_ADMIN (%s)" % ", ".join(settings.mail_admin))
-    if settings.mail_disable:
+    if settings.sending.mail_disable:
         notes.append("mail_disable on: send_notifications.py sends nothing")
     return Item(OK, "settings %s: valid (%s)" % (settings.path, "; ".join(notes)))
 
@@ -91,15 +91,15 @@ def check_database(settings: Settings) -> Item:
     except TemporaryFailure as exc:
         return _database_failure(str(exc))
     try:
-        version = db.schema_version(conn, settings.db_schema)
+        version = db.schema_version(conn, settings.db.schema)
     except psycopg.Error as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         return Item(FAIL, "%s: %s" % (where, first), "check the rights of DB_USER on schema %r"
-                    % settings.db_schema, EX_CONFIG)
+                    % settings.db.schema, EX_CONFIG)
     finally:
         conn.close()
     newest = db.migrations()[-1][0]
-    schema = "schema %r" % settings.db_schema
+    schema = "schema %r" % settings.db.schema
     if version is None:
         return Item(FAIL, "%s: %s has no tables of ours" % (where, schema), "run manage.py init-db", EX_CONFIG)
     if version < newest:
@@ -162,7 +162,7 @@ def _smtp_label(server: SmtpServer) -> str:
 def check_smtp(settings: Settings) -> list[Item]:
     """Every configured server up to AUTH, then QUIT; disabled ones are listed as skipped."""
     items = []
-    for index, server in enumerate(settings.smtp_servers):
+    for index, server in enumerate(settings.sending.smtp_servers):
         names = _smtp_settings(settings, index)
         label = _smtp_label(server)
         if not server.enabled:
@@ -204,10 +204,10 @@ def _smtp_failure(text: str, names: dict[str, str]) -> Item:
 
 def check_pop3(settings: Settings) -> Item:
     """The reply mailbox up to login, then QUIT: nothing is marked, so nothing is deleted."""
-    if not settings.pop_configured:
+    if not settings.replies.pop_configured:
         return Item(NONE, "POP3 mailbox: not configured (OPTS['replier_pop_addr'] is empty): "
                           "replies by email are not fetched")
-    box = Pop3Mailbox(settings, timeout=settings.pop_timeout)
+    box = Pop3Mailbox(settings, timeout=settings.replies.replier_pop_timeout)
     label = "POP3 mailbox %s" % box.name
     try:
         box.open()
@@ -227,4 +227,4 @@ def check_pop3(settings: Settings) -> Item:
     finally:
         box.abort()  # after QUIT a no-op; after a failure, hang up without QUIT
     return Item(OK, "%s: logged in as %r, %d message(s) waiting; nothing deleted"
-                % (label, settings.pop_login, waiting))
+                % (label, settings.replies.replier_pop_login, waiting))

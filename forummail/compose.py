@@ -100,7 +100,7 @@ class Composer:
         # The runs pass the keys they read with the database; without them,
         # only REPLY_TOKEN_SECRET can sign.
         self.keys = keys if keys is not None else signing.keys(settings, None)
-        search = [settings.templates_dir] if settings.templates_dir else []
+        search = [settings.sending.templates_dir] if settings.sending.templates_dir else []
         search.append(str(TEMPLATE_DIR))
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(search),
@@ -138,13 +138,13 @@ class Composer:
     def token_for(self, job: Job, today: date) -> str | None:
         """The reply token of a message notification, where replies are allowed."""
         s = self.settings
-        if not (s.replies_enabled and self.keys.sign and job.allow_email_reply and job.kind == "message"
+        if not (s.replies.enabled and self.keys.sign and job.allow_email_reply and job.kind == "message"
                 and job.user_id is not None and job.task_id is not None):
             return None
         # Counted from when the row was queued, not from today: a retry, or a
         # re-send after a crash, carries the same token and the same Message-ID.
         queued = job.created_at.date() if job.created_at else today
-        expires = queued + timedelta(days=s.reply_token_days)
+        expires = queued + timedelta(days=s.replies.reply_token_days)
         return reply_token.make(self.keys.sign, job.user_id, job.task_id, expires)
 
     def compose(self, job: Job, today: date | None = None) -> Outgoing:
@@ -201,7 +201,7 @@ class Composer:
                 reply = ""
                 if token:
                     reply = "mailto:%s?subject=%s" % (
-                        reply_token.reply_address(self.settings.replier_from_addr, token),
+                        reply_token.reply_address(self.settings.replies.replier_from_addr, token),
                         quote("Re: [#%s] %s" % (job.task_id, header_text(job.task_name))))
                 entry = tasks[job.task_id] = {"task_id": job.task_id, "task_name": header_text(job.task_name),
                                               "universe_name": job.universe_name or "", "reply_url": reply,
@@ -248,8 +248,8 @@ class Composer:
             refs = " ".join("<task.%d@%s>" % (r, s.domain) for r in roots)
             h += [("In-Reply-To", refs.rsplit(" ", 1)[-1]), ("References", refs)]
         if token:
-            h.append(("Reply-To", mime.address(s.replier_from_name,
-                                               reply_token.reply_address(s.replier_from_addr, token))))
+            h.append(("Reply-To", mime.address(s.replies.replier_from_name,
+                                               reply_token.reply_address(s.replies.replier_from_addr, token))))
         h += [("Auto-Submitted", "auto-generated"), ("X-Auto-Response-Suppress", "All"),
               ("X-Notification-Type", header_text(kind or job.kind, 64))]
         return Outgoing(job_id=job.id, data=mime.assemble(h, mime_body, utf8), sender=from_addr,
@@ -275,7 +275,7 @@ class Composer:
         after a crash is recognised (and collapsed) by mail clients.  The hashed
         part keeps ids of two installations sharing a domain apart."""
         s = self.settings
-        seed = "%s:%s:%s:%d:%s" % (s.domain, s.db_name, s.db_schema, job_id, self.keys.sign)
+        seed = "%s:%s:%s:%d:%s" % (s.domain, s.db.name, s.db.schema, job_id, self.keys.sign)
         digest = base64.b32encode(hashlib.sha256(seed.encode()).digest()).decode().lower()[:8]
         local = "%s.n%d.%s" % (token, job_id, digest) if token else "n%d.%s" % (job_id, digest)
         return "<%s@%s>" % (local, s.domain)
@@ -287,7 +287,7 @@ class Composer:
         # the link keeps the stored name, which is how the downloader finds the file.
         attachments = [
             {"name": file_name(name), "size": human_size(size),
-             "url": download_url(s.replier_downloader_url, name, h)}
+             "url": download_url(s.replies.replier_downloader_url, name, h)}
             for name, h, size in job.attachments
         ]
         return {
@@ -302,7 +302,7 @@ class Composer:
             "created_at": job.message_created_at,
             "attachments": attachments,
             "reply_allowed": reply_allowed,
-            "separator": s.replier_separator,
+            "separator": s.replies.replier_separator,
             "subject": job.subject or "",
         }
 

@@ -26,28 +26,28 @@ _MIGRATE_LOCK = 0x666D6D69  # "fmmi"
 
 def describe(settings: Settings) -> str:
     """Where the database is, for messages (never with the password)."""
-    host = settings.db_host or "local socket"
-    return "database %r at %s:%d as %s" % (settings.db_name, host, settings.db_port, settings.db_user)
+    host = settings.db.host or "local socket"
+    return "database %r at %s:%d as %s" % (settings.db.name, host, settings.db.port, settings.db.user)
 
 
 def connect(settings: Settings, purpose: str, autocommit: bool = False) -> psycopg.Connection:
     """Open a connection, or raise TemporaryFailure saying which database and why."""
     params = {
-        "dbname": settings.db_name,
-        "user": settings.db_user,
-        "port": settings.db_port,
+        "dbname": settings.db.name,
+        "user": settings.db.user,
+        "port": settings.db.port,
         "connect_timeout": 10,
         "application_name": "forummail-" + purpose,
-        "options": "-c search_path=%s" % settings.db_schema,
+        "options": "-c search_path=%s" % settings.db.schema,
     }
-    if settings.db_host:
-        params["host"] = settings.db_host
-    if settings.db_password:
-        params["password"] = settings.db_password
+    if settings.db.host:
+        params["host"] = settings.db.host
+    if settings.db.password:
+        params["password"] = settings.db.password
     try:
         conn = psycopg.connect(autocommit=autocommit, **params)  # type: ignore[arg-type]
     except psycopg.OperationalError as exc:
-        reason = first_line(exc, settings.db_password)
+        reason = first_line(exc, settings.db.password)
         raise TemporaryFailure("cannot connect to %s: %s" % (describe(settings), reason)) from None
     return conn
 
@@ -87,17 +87,17 @@ def schema_version(conn: psycopg.Connection, schema: str) -> int | None:
 
 def require_schema(conn: psycopg.Connection, settings: Settings) -> None:
     """Stop with a clear word when init-db has not run or is behind the code."""
-    version = schema_version(conn, settings.db_schema)
+    version = schema_version(conn, settings.db.schema)
     newest = migrations()[-1][0]
     if version is None:
         raise ConfigError(
             "schema %r in %s has no tables of ours: run manage.py init-db"
-            % (settings.db_schema, describe(settings))
+            % (settings.db.schema, describe(settings))
         )
     if version < newest:
         raise ConfigError(
             "schema %r is at version %d, this code needs %d: run manage.py init-db"
-            % (settings.db_schema, version, newest)
+            % (settings.db.schema, version, newest)
         )
 
 

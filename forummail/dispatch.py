@@ -72,7 +72,7 @@ class Dispatcher:
     def __init__(self, settings: Settings, outcomes: Outcomes, aside: dict[str, str]) -> None:
         self.settings = settings
         self.outcomes = outcomes
-        self.slots = {s.name: Slot(s) for s in settings.smtp_servers if s.enabled}
+        self.slots = {s.name: Slot(s) for s in settings.sending.smtp_servers if s.enabled}
         # Servers other runs found down stay aside; but when all are, try them
         # all: there is nothing to lose, and one may be back.
         if aside and not all(name in aside for name in self.slots):

@@ -26,8 +26,8 @@ log = logging.getLogger(__name__)
 
 
 def _lock_key(settings: Settings) -> int:
-    digest = hashlib.sha256(("forummail-fetch:%s:%s" % (settings.pop_host.lower(), settings.pop_login))
-                            .encode()).digest()
+    r = settings.replies
+    digest = hashlib.sha256(("forummail-fetch:%s:%s" % (r.pop_host.lower(), r.replier_pop_login)).encode()).digest()
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
@@ -35,7 +35,7 @@ def fetch_mailbox(settings: Settings, dry_run: bool = False,
                   show: Callable[[str], None] = print) -> FetchSummary:
     """Fetch and handle every email in the POP3 mailbox, then report (metrics, alerts)."""
     summary = FetchSummary()
-    if not settings.pop_configured:
+    if not settings.replies.pop_configured:
         log.debug("no reply mailbox configured: nothing to do")
         return summary
     started = time.time()
@@ -65,13 +65,13 @@ def fetch_mailbox(settings: Settings, dry_run: bool = False,
 
 def _fetch(settings: Settings, conn: psycopg.Connection, summary: FetchSummary, dry_run: bool,
            show: Callable[[str], None]) -> None:
-    mailbox = Pop3Mailbox(settings, timeout=settings.pop_timeout)
+    mailbox = Pop3Mailbox(settings, timeout=settings.replies.replier_pop_timeout)
     quitting = False
     try:
         db.require_schema(conn, settings)
         got = conn.execute("SELECT pg_try_advisory_lock(%s)", (_lock_key(settings),)).fetchone()
         if not got or not got[0]:
-            log.info("another fetch_replies run holds the mailbox %s: exiting", settings.pop_login)
+            log.info("another fetch_replies run holds the mailbox %s: exiting", settings.replies.replier_pop_login)
             return
         intake = Intake(settings, conn, dry_run=dry_run)  # before the mailbox: it may find no secret
         mailbox.open()
@@ -107,7 +107,7 @@ def _fetch(settings: Settings, conn: psycopg.Connection, summary: FetchSummary, 
 def fetch_file(settings: Settings, path: str, dry_run: bool = False,
                show: Callable[[str], None] = print) -> Decision:
     """Run the same pipeline on one email from a file or standard input (``-``)."""
-    raw = read_one(path, settings.max_message_bytes + 1)
+    raw = read_one(path, settings.replies.replier_max_message_bytes + 1)
     conn = db.connect(settings, "fetcher", autocommit=True)
     try:
         db.require_schema(conn, settings)
@@ -127,7 +127,7 @@ def fetch_file(settings: Settings, path: str, dry_run: bool = False,
 
 def extract_file(settings: Settings, path: str) -> str:
     """The text that would be posted from one email; touches no database, no mailbox."""
-    return reply_text(parse_message(read_one(path, settings.max_message_bytes + 1)), settings)
+    return reply_text(parse_message(read_one(path, settings.replies.replier_max_message_bytes + 1)), settings)
 
 
 def _log(decision: Decision, label: str, dry_run: bool, show: Callable[[str], None]) -> None:

@@ -51,14 +51,14 @@ class Pop3Mailbox:
 
     @property
     def name(self) -> str:
-        return "%s:%d" % (self.settings.pop_host, self.settings.pop_port)
+        return "%s:%d" % (self.settings.replies.pop_host, self.settings.replies.pop_port)
 
     def open(self) -> None:
         """Connect (TLS, or STLS where offered) and log in; raise MailboxDown saying why."""
-        s = self.settings
+        s = self.settings.replies
         context = ssl.create_default_context()
         try:
-            if s.pop_ssl:
+            if s.replier_pop_ssl:
                 self.pop = poplib.POP3_SSL(s.pop_host, s.pop_port, timeout=self.timeout, context=context)
             else:
                 self.pop = poplib.POP3(s.pop_host, s.pop_port, timeout=self.timeout)
@@ -66,8 +66,8 @@ class Pop3Mailbox:
                     self.pop.stls(context=context)
                 else:
                     log.info("POP3 server %s offers no STLS: the login goes unencrypted", self.name)
-            self.pop.user(s.pop_login)
-            self.pop.pass_(s.pop_password)
+            self.pop.user(s.replier_pop_login)
+            self.pop.pass_(s.replier_pop_psswd)
         except poplib.error_proto as exc:
             self.abort()
             text = error_text(exc)
@@ -76,7 +76,7 @@ class Pop3Mailbox:
             if text.startswith("-ERR") or "auth" in text.lower() or "login" in text.lower():
                 raise MailboxLoginRefused(
                     "POP3 server %s refused the login of %r: %s (check OPTS['replier_pop_login'] and "
-                    "the password)" % (self.name, s.pop_login, text)) from None
+                    "the password)" % (self.name, s.replier_pop_login, text)) from None
             raise MailboxDown("POP3 server %s: %s" % (self.name, text)) from None
         except ssl.SSLCertVerificationError as exc:
             self.abort()

@@ -108,8 +108,8 @@ def find(conn: psycopg.Connection, mail: ParsedMail, settings: Settings,
          secrets: Iterable[str], today: date | None = None) -> Match:
     """Find the task and check the sender; raise Refusal saying why not."""
     today = today or date.today()
-    proof = authresults.check(mail, settings.replier_authserv_id)
-    tokens = recipient_tokens(mail, settings.replier_from_addr) or thread_tokens(mail)
+    proof = authresults.check(mail, settings.replies.replier_authserv_id)
+    tokens = recipient_tokens(mail, settings.replies.replier_from_addr) or thread_tokens(mail)
     sender = mail.from_addr.strip().lower()
     if tokens:
         problem: Refusal | None = None

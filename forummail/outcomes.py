@@ -87,8 +87,8 @@ class Outcomes:
             log.info("notification %d sent to %s via %s %s", job.id, job.recipient, result.server, msgid)
             return
         attempts = job.attempts + 1
-        if result.outcome is Outcome.RETRY and attempts < s.send_max_attempts:
-            delay = backoff(attempts, s.send_retry_seconds, s.send_retry_max_seconds)
+        if result.outcome is Outcome.RETRY and attempts < s.sending.send_max_attempts:
+            delay = backoff(attempts, s.sending.send_retry_seconds, s.sending.send_retry_max_seconds)
             writer.retry(self.run, job.id, result.detail, delay, msgid)
             with self._lock:
                 self.summary.retry += 1
@@ -96,7 +96,7 @@ class Outcomes:
             # follows if the server is really gone; a 4xx is the server's word.
             level = logging.INFO if result.detail.startswith("connection lost") else logging.WARNING
             log.log(level, "notification %d to %s: %s; attempt %d of %d, next in %d s",
-                    job.id, job.recipient, result.detail, attempts, s.send_max_attempts, delay)
+                    job.id, job.recipient, result.detail, attempts, s.sending.send_max_attempts, delay)
             return
         detail = result.detail
         if result.outcome is Outcome.RETRY:
@@ -105,7 +105,7 @@ class Outcomes:
 
     def exhausted(self, job: Job) -> bool:
         """A row that has had all its attempts fails before it is rendered again."""
-        if job.attempts < self.settings.send_max_attempts:
+        if job.attempts < self.settings.sending.send_max_attempts:
             return False
         self.fail(job, "gave up after %d attempts; last: %s" % (job.attempts, job.last_error))
         return True

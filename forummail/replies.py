@@ -101,7 +101,7 @@ class Intake:
         self.source = source
         self.now = now or (lambda: datetime.now(UTC))
         s = settings
-        self.own_addresses = [a for a in (s.mail_from_addr, s.replier_from_addr) if a]
+        self.own_addresses = [a for a in (s.mail_from_addr, s.replies.replier_from_addr) if a]
         self.secrets = list(signing.required(s, conn).verify)
 
     def handle(self, raw: bytes, uidl: str | None = None) -> Decision:
@@ -158,13 +158,14 @@ class Intake:
                 "user_id": decision.user_id, "message_id": decision.message_id, **extra})
             return decision
 
-        if len(raw) > s.max_message_bytes:
+        r = s.replies
+        if len(raw) > r.replier_max_message_bytes:
             return self._refuse(finish, mail, raw, match.Refusal(
-                "the email is too large", "%d bytes, limit %d" % (len(raw), s.max_message_bytes),
+                "the email is too large", "%d bytes, limit %d" % (len(raw), r.replier_max_message_bytes),
                 self._member(mail)))
-        if self.source == "pop3" and mail.date and mail.date < self.now() - timedelta(days=s.max_age_days):
+        if self.source == "pop3" and mail.date and mail.date < self.now() - timedelta(days=r.replier_max_age_days):
             # A first run on a mailbox full of old mail must not flood the forum.
-            return finish(Decision("ignored", "older than %d days: left in the mailbox" % s.max_age_days,
+            return finish(Decision("ignored", "older than %d days: left in the mailbox" % r.replier_max_age_days,
                                    delete=False), left_in_mailbox=True)
         automatic = autoreply.why_automatic(mail, self.own_addresses)
         if automatic:
@@ -191,18 +192,21 @@ class Intake:
 
     def _mime_limits(self, raw: bytes, member: store.inbound.Replier | None) -> match.Refusal | None:
         """A refusal when the MIME structure passes a limit, measured without parsing it."""
-        s = self.settings
-        shape = mimeshape.measure(raw, s.max_mime_depth, s.max_mime_parts)
-        if shape.depth > s.max_mime_depth:
-            return match.Refusal("the email's parts are nested more than %d levels deep" % s.max_mime_depth,
-                                 "over the limit OPTS['replier_max_mime_depth'] = %d" % s.max_mime_depth, member)
-        if shape.parts > s.max_mime_parts:
-            return match.Refusal("the email has more than %d parts" % s.max_mime_parts,
-                                 "over the limit OPTS['replier_max_mime_parts'] = %d" % s.max_mime_parts, member)
+        r = self.settings.replies
+        shape = mimeshape.measure(raw, r.replier_max_mime_depth, r.replier_max_mime_parts)
+        if shape.depth > r.replier_max_mime_depth:
+            return match.Refusal("the email's parts are nested more than %d levels deep" % r.replier_max_mime_depth,
+                                 "over the limit OPTS['replier_max_mime_depth'] = %d" % r.replier_max_mime_depth,
+                                 member)
+        if shape.parts > r.replier_max_mime_parts:
+            return match.Refusal("the email has more than %d parts" % r.replier_max_mime_parts,
+                                 "over the limit OPTS['replier_max_mime_parts'] = %d" % r.replier_max_mime_parts,
+                                 member)
         return None
 
     def _content(self, mail: ParsedMail, found: match.Match) -> tuple[str, list[str], list[Attachment]]:
         s = self.settings
+        r = s.replies
         text = reply_text(mail, s, found.token)
         notes: list[str] = []
         kept: list[Attachment] = []
@@ -213,11 +217,11 @@ class Intake:
             if part.inline and part.content_id and len(part.data) < _SMALL_INLINE:
                 continue
             label = file_name(name, fallback=clean(part.content_type))
-            if len(part.data) > s.max_attachment_bytes:
+            if len(part.data) > r.replier_max_attachment_bytes:
                 notes.append("[attachment %s dropped: %d KB is over the %d KB limit]"
-                             % (label, len(part.data) // 1024, s.max_attachment_bytes // 1024))
-            elif len(kept) >= s.max_attachments:
-                notes.append("[attachment %s dropped: more than %d attachments]" % (label, s.max_attachments))
+                             % (label, len(part.data) // 1024, r.replier_max_attachment_bytes // 1024))
+            elif len(kept) >= r.replier_max_attachments:
+                notes.append("[attachment %s dropped: more than %d attachments]" % (label, r.replier_max_attachments))
             else:
                 kept.append(part)
         return text, notes, kept
@@ -251,7 +255,8 @@ class Intake:
         log.info("email %s refused: %s (%s)", mail.message_id or "without Message-ID", refusal.reason,
                  refusal.detail or "-")
         return finish(Decision("rejected", refusal.reason, user_id=member.user_id if member else None,
-                               detail=refusal.detail), raw=raw[: self.settings.keep_raw_bytes], answered=answered)
+                               detail=refusal.detail), raw=raw[: self.settings.replies.replier_keep_raw_bytes],
+                      answered=answered)
 
     def _record_error(self, mail: ParsedMail, raw: bytes, key: str, uidl: str | None, detail: str) -> Decision:
         """Record the email as ``error`` with its raw bytes; never fails on what failed the first try.
@@ -270,7 +275,7 @@ class Intake:
                 status = "duplicate" if previous else "error"
                 inbound_id = store.inbound.record(self.conn, key, {
                     **self._fields(mail, raw, uidl), "status": status, "reason": reason,
-                    "raw": raw[: self.settings.keep_raw_bytes]})
+                    "raw": raw[: self.settings.replies.replier_keep_raw_bytes]})
         except psycopg.OperationalError:
             raise
         except Exception:
@@ -285,20 +290,20 @@ class Intake:
             inbound_id = store.inbound.record(self.conn, key, {
                 "pop_uidl": clean(uidl) if uidl else None, "source": self.source,
                 "status": "duplicate" if previous else "error", "reason": LAST_RESORT_REASON,
-                "raw": raw[: self.settings.keep_raw_bytes], "raw_size": len(raw)})
+                "raw": raw[: self.settings.replies.replier_keep_raw_bytes], "raw_size": len(raw)})
         return Decision("error", LAST_RESORT_REASON, inbound_id=inbound_id)
 
 
 def reply_text(mail: ParsedMail, settings: Settings, token: str | None = None) -> str:
     """The new text of a reply: quote and signature cut, our reply addresses removed."""
-    ours = [settings.replier_from_addr] if settings.replier_from_addr else []
+    ours = [settings.replies.replier_from_addr] if settings.replies.replier_from_addr else []
     if token:
-        ours.insert(0, reply_token.reply_address(settings.replier_from_addr, token))
-    text = extract_from_parsed(mail, settings.replier_separator, ours)
-    if settings.replier_from_addr:
+        ours.insert(0, reply_token.reply_address(settings.replies.replier_from_addr, token))
+    text = extract_from_parsed(mail, settings.replies.replier_separator, ours)
+    if settings.replies.replier_from_addr:
         # Belt and braces: no reply address of ours (any token) is ever posted,
         # whatever the client quoted; other token-shaped text is the person's own words.
-        text = reply_token.reply_address_re(settings.replier_from_addr).sub("", text)
+        text = reply_token.reply_address_re(settings.replies.replier_from_addr).sub("", text)
     return clean(text).strip()
 
 

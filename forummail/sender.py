@@ -58,7 +58,7 @@ class Sender:
         s = self.settings
         store.outgoing.prepare_sender_session(self.conn)
         started = time.monotonic()
-        first = store.outgoing.claim(self.conn, self.run, self._size(limit, 0), s.send_lease_seconds)
+        first = store.outgoing.claim(self.conn, self.run, self._size(limit, 0), s.sending.send_lease_seconds)
         if not first:
             return self.summary  # the common case under cron: no thread, no SMTP, no template
         try:
@@ -73,12 +73,12 @@ class Sender:
         try:
             while jobs:
                 taken += len(jobs)
-                self._dispatch(jobs, time.monotonic() + s.send_lease_seconds * 0.8, dispatcher)
+                self._dispatch(jobs, time.monotonic() + s.sending.send_lease_seconds * 0.8, dispatcher)
                 if progress:
                     progress(len(jobs))
                 if (limit is not None and taken >= limit) or not dispatcher.alive:
                     break
-                jobs = store.outgoing.claim(self.conn, self.run, self._size(limit, taken), s.send_lease_seconds)
+                jobs = store.outgoing.claim(self.conn, self.run, self._size(limit, taken), s.sending.send_lease_seconds)
         finally:
             dispatcher.finish()
             self.summary.seconds = time.monotonic() - started
@@ -90,7 +90,7 @@ class Sender:
         return self.summary
 
     def _size(self, limit: int | None, taken: int) -> int:
-        batch = self.settings.send_batch_size
+        batch = self.settings.sending.send_batch_size
         return batch if limit is None else min(batch, limit - taken)
 
     def _dispatch(self, jobs: list[Job], deadline: float, dispatcher: Dispatcher) -> None:
@@ -109,7 +109,7 @@ class Sender:
                     for sibling in siblings:
                         del pending[sibling.id]
                     group += siblings + store.outgoing.claim_digest(self.conn, self.run, job.user_id,
-                                                           self.settings.send_lease_seconds)
+                                                           self.settings.sending.send_lease_seconds)
                 item = self._render(group)
                 if item is not None:
                     item.deadline = deadline
@@ -158,7 +158,7 @@ def dry_run(settings: Settings, conn: psycopg.Connection, limit: int | None,
             show: Callable[[str], None]) -> Summary:
     """Render what is due and show it; connect to SMTP (and log in) but send nothing."""
     composer = Composer(settings, signing.required(settings, conn))
-    jobs = store.outgoing.peek(conn, limit or settings.send_batch_size)
+    jobs = store.outgoing.peek(conn, limit or settings.sending.send_batch_size)
     summary = Summary()
     for job in jobs:
         try:
@@ -169,7 +169,7 @@ def dry_run(settings: Settings, conn: psycopg.Connection, limit: int | None,
         summary.would_send += 1
         show("would send notification %d (%s) to %s:" % (job.id, job.kind, ", ".join(out.recipients)))
         show(out.data.decode("utf-8", "replace").replace("\r\n", "\n"))
-    transport = Transport(settings.smtp_servers)
+    transport = Transport(settings.sending.smtp_servers)
     if jobs:
         server = transport.open()
         show("SMTP server %s accepted the connection%s; nothing was sent" % (
@@ -181,7 +181,7 @@ def dry_run(settings: Settings, conn: psycopg.Connection, limit: int | None,
 def send_notifications(settings: Settings, limit: int | None = None, dry: bool = False,
                        show: Callable[[str], None] = print, progress: bool = False) -> Summary:
     """The whole job of ``send_notifications.py``: drain, then report (metrics, alerts)."""
-    if settings.mail_disable:
+    if settings.sending.mail_disable:
         log.info("OPTS['mail_disable'] is True: nothing to do")
         return Summary()
     started = time.time()

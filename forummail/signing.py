@@ -42,11 +42,11 @@ class Keys:
 
 def keys(settings: Settings, conn: psycopg.Connection | None) -> Keys:
     """The signing keys from the environment and, given a connection, the database."""
-    stored = store.keys.reply_secrets(conn, settings.reply_token_days) if conn is not None else []
+    stored = store.keys.reply_secrets(conn, settings.replies.reply_token_days) if conn is not None else []
     logs.add_secrets(stored)
-    env = settings.reply_secret
+    env = settings.replies.reply_secret
     sign = env or (stored[0] if stored else "")
-    verify = tuple(dict.fromkeys(v for v in (env, *settings.reply_secrets_previous, *stored) if v))
+    verify = tuple(dict.fromkeys(v for v in (env, *settings.replies.reply_secrets_previous, *stored) if v))
     source = ENVIRONMENT if env else DATABASE if stored else ""
     return Keys(sign=sign, verify=verify, source=source, stored=len(stored))
 
@@ -54,7 +54,7 @@ def keys(settings: Settings, conn: psycopg.Connection | None) -> Keys:
 def required(settings: Settings, conn: psycopg.Connection) -> Keys:
     """The keys for a run that makes or checks reply tokens; ConfigError (78) when none exists."""
     found = keys(settings, conn)
-    if settings.replies_enabled and not found.sign:
+    if settings.replies.enabled and not found.sign:
         raise ConfigError(missing(settings))
     return found
 
@@ -63,7 +63,7 @@ def missing(settings: Settings) -> str:
     """What to do when replies are on and no secret exists anywhere."""
     return ("OPTS['replier_from_addr'] is set but no reply-signing secret exists: run manage.py init-db "
             "(it keeps one in the database %r, schema %r), or set REPLY_TOKEN_SECRET in the .env beside %s"
-            % (settings.db_name, settings.db_schema, settings.path.name))
+            % (settings.db.name, settings.db.schema, settings.path.name))
 
 
 def new_secret() -> str:

@@ -75,7 +75,7 @@ def test_body_parts_separator_and_links(tmp_path: Path) -> None:
     msg = parse(Composer(s).compose(job()).data)
     text = msg.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     html = msg.get_body(("html",)).get_content()  # type: ignore[union-attr]
-    assert text.startswith(s.replier_separator)
+    assert text.startswith(s.replies.replier_separator)
     assert "Hello <b>Bob</b>" in text
     assert "Hello &lt;b&gt;Bob&lt;/b&gt;" in html  # escaped in HTML
     link = "https://files.test/dl.php?db=1&hash=abc123&name=plan.pdf"
@@ -89,7 +89,7 @@ def test_no_reply_token_where_replies_are_not_allowed(tmp_path: Path) -> None:
     assert msg["Reply-To"] is None
     assert token.find(msg["Message-ID"]) is None
     text = msg.get_body(("plain",)).get_content()  # type: ignore[union-attr]
-    assert s.replier_separator not in text
+    assert s.replies.replier_separator not in text
 
 
 def test_crlf_in_names_and_subjects_never_makes_a_header(tmp_path: Path) -> None:

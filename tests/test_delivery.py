@@ -128,10 +128,10 @@ def test_rolling_day_budget_and_recipient_budget(env: Env, forum: Forum, small_f
 
 def test_presets() -> None:
     conf = settings.validate(_module(smtp_preset="office365"), Path("x"), {})
-    server = conf.smtp_servers[0]
+    server = conf.sending.smtp_servers[0]
     assert (server.per_minute, server.recipients_per_day, server.max_connections) == (30, 10000, 3)
     conf = settings.validate(_module(smtp_preset="office365", smtp_per_minute=10), Path("x"), {})
-    assert conf.smtp_servers[0].per_minute == 10  # the administrator's number wins
+    assert conf.sending.smtp_servers[0].per_minute == 10  # the administrator's number wins
     with pytest.raises(Exception, match="not a known preset"):
         settings.validate(_module(smtp_preset="hotmale"), Path("x"), {})
 
@@ -139,7 +139,7 @@ def test_presets() -> None:
 def test_server_password_from_the_environment() -> None:
     module = _module(smtp_servers=[{"description": "o365 relay", "host": "smtp.office365.com", "login": "me"}])
     conf = settings.validate(module, Path("x"), {"SMTP_PSSWD_O365_RELAY": "from-env"})
-    assert conf.smtp_servers[0].password == "from-env"
+    assert conf.sending.smtp_servers[0].password == "from-env"
     with pytest.raises(Exception, match=r"\['login'\] is set but .*\['password'\] is empty"):
         settings.validate(module, Path("x"), {})
 

@@ -78,15 +78,16 @@ def test_manual_conf_loads_unchanged(tmp_path: Path) -> None:
     conf = settings.load(str(path))
     assert conf.mail_from_addr == "noreply@your.company.com"
     assert conf.mail_from_name == "Cerebro"
-    server = conf.smtp_servers[0]
+    server = conf.sending.smtp_servers[0]
     assert (server.host, server.port, server.tls, server.ssl, server.login) == (
         "smtp.your.company.com", 587, True, False, "mailer")
     assert server.password == "manual-secret-pw"
-    assert conf.replier_downloader_url == (
+    assert conf.replies.replier_downloader_url == (
         "https://storage.example.com/download.php?db_host=db.cerebrohq.com&db_port=45432&")
-    assert (conf.pop_host, conf.pop_port, conf.pop_ssl) == ("pop.your.company.com", 995, True)
-    assert conf.db_schema == "memoria" and conf.db_user == "sa_sirena"
-    assert conf.replies_enabled
+    replies = conf.replies
+    assert (replies.pop_host, replies.pop_port, replies.replier_pop_ssl) == ("pop.your.company.com", 995, True)
+    assert conf.db.schema == "memoria" and conf.db.user == "sa_sirena"
+    assert conf.replies.enabled
     # Secrets never in repr.
     assert "manual-secret-pw" not in repr(conf) and "pop-secret-pw" not in repr(conf)
 
@@ -94,7 +95,7 @@ def test_manual_conf_loads_unchanged(tmp_path: Path) -> None:
 def test_shipped_conf_is_valid_and_holds_no_secret() -> None:
     text = (ROOT / "cron_conf.py").read_text()
     conf = settings.validate(settings.load_module(ROOT / "cron_conf.py"), ROOT / "cron_conf.py")
-    assert conf.smtp_servers[0].password == "" and conf.db_password == ""
+    assert conf.sending.smtp_servers[0].password == "" and conf.db.password == ""
     # Every OPTS key we know is documented in the shipped file.
     for key in settings.OPTS_DEFAULTS:
         assert "'%s'" % key in text, key
@@ -104,11 +105,11 @@ def test_dotenv_beside_conf_and_environment_wins(tmp_path: Path, monkeypatch: py
     path = write(tmp_path, "MAIL_FROM='a@b.c'\nMAIL_SMTP='h'\nMAIL_LOGIN='u'\nMAIL_PSSWD=''\n",
                  "MAIL_PSSWD=from-dotenv\nDB_PSWD=db-from-dotenv\n")
     conf = settings.load(str(path))
-    assert conf.smtp_servers[0].password == "from-dotenv"
-    assert conf.db_password == "db-from-dotenv"
+    assert conf.sending.smtp_servers[0].password == "from-dotenv"
+    assert conf.db.password == "db-from-dotenv"
     monkeypatch.setenv("MAIL_PSSWD", "from-environment")
     conf = settings.load(str(path))
-    assert conf.smtp_servers[0].password == "from-environment"
+    assert conf.sending.smtp_servers[0].password == "from-environment"
 
 
 def test_cron_conf_environment_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -116,7 +117,7 @@ def test_cron_conf_environment_variable(tmp_path: Path, monkeypatch: pytest.Monk
     monkeypatch.setenv("CRON_CONF", str(path))
     conf = settings.load(None)
     assert conf.path == path.resolve()
-    assert (conf.smtp_servers[0].host, conf.smtp_servers[0].port) == ("mx.y.z", 2525)
+    assert (conf.sending.smtp_servers[0].host, conf.sending.smtp_servers[0].port) == ("mx.y.z", 2525)
 
 
 def test_all_problems_reported_together(tmp_path: Path) -> None:
@@ -208,7 +209,7 @@ def test_unknown_opts_key_close_to_a_known_one_says_which(tmp_path: Path) -> Non
 def test_keys_of_the_original_products_other_tools_are_ignored(tmp_path: Path) -> None:
     path = write(tmp_path, "OPTS = {'mail_disable': True, 'sync_interval': 5, 'ldap_server': 'ldap://x',"
                            " 'ldap_encoding': 'cp1251'}\n")
-    assert settings.load(str(path)).mail_disable
+    assert settings.load(str(path)).sending.mail_disable
     assert all(key.startswith(settings.FOREIGN_OPTS_PREFIXES) for key in ("sync_interval", "ldap_server"))
 
 
@@ -269,4 +270,4 @@ def test_mail_log_that_cannot_be_opened_exits_78(tmp_path: Path) -> None:
         for handler in handlers:
             root.addHandler(handler)
         root.setLevel(level)
-    assert settings.load(str(conf)).mail_disable
+    assert settings.load(str(conf)).sending.mail_disable

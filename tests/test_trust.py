@@ -271,7 +271,7 @@ def test_replier_authserv_id_is_validated(tmp_path: Path, value: object, ok: boo
     path = tmp_path / "cron_conf.py"
     path.write_text("MAIL_FROM='a@b.c'\nMAIL_SMTP='h'\nOPTS={'replier_authserv_id': %r}\n" % (value,))
     if ok:
-        assert settings.load(str(path)).replier_authserv_id == value
+        assert settings.load(str(path)).replies.replier_authserv_id == value
         return
     with pytest.raises(ConfigError) as err:
         settings.load(str(path))
