@@ -2,7 +2,9 @@
 
 In two steps, so that a hostile body costs nothing before the sender is known:
 ``parse_headers`` reads the header block only (sender, recipients, thread ids),
-``parse_body`` adds the text and the attachments; ``mime_shape`` measures the
+``parse_body`` adds the body's plain and HTML text, as they are, and the
+attachments (choosing between the two texts, converting and trimming is
+``extract``'s work); ``mime_shape`` measures the
 nesting and the number of parts on the raw bytes, cheaply, before a full parse.
 ``parse_message`` does both steps.  None of them raises: whatever the bytes,
 the result has best-effort values (empty strings and lists where nothing could
@@ -24,7 +26,6 @@ from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from email.utils import getaddresses, parsedate_to_datetime
 
-from forummail.html2text import html_to_text
 from forummail.safetext import clean, file_name
 
 log = logging.getLogger(__name__)
@@ -64,9 +65,8 @@ class ParsedMail:
     in_reply_to: str = ""
     references: list[str] = field(default_factory=list)
     date: datetime | None = None
-    text: str = ""
-    text_from_html: bool = False
-    html: str | None = None
+    plain: str = ""  # the text/plain body (or a lone text part), decoded, unflowed; "" when none
+    html: str | None = None  # the text/html body, decoded, unconverted
     attachments: list[Attachment] = field(default_factory=list)
 
     @property
@@ -89,7 +89,7 @@ def parse_message(raw: bytes) -> ParsedMail:
 
 
 def parse_headers(raw: bytes) -> ParsedMail:
-    """The header fields of ``raw`` (the body left unparsed: ``text`` empty, no attachments).
+    """The header fields of ``raw`` (the body left unparsed: no text, no attachments).
 
     Cheap whatever the body holds, so the sender and the task are known before
     any of it is parsed; ``message`` gives every header and the top content type.
@@ -109,7 +109,7 @@ def parse_headers(raw: bytes) -> ParsedMail:
 
 
 def parse_body(mail: ParsedMail, raw: bytes) -> ParsedMail:
-    """``mail`` (from ``parse_headers(raw)``) with the text and attachments of ``raw``; never raises.
+    """``mail`` (from ``parse_headers(raw)``) with the body texts and attachments of ``raw``; never raises.
 
     The header fields stay those of ``mail``: a body that cannot be parsed
     costs its text, never the sender.
@@ -118,7 +118,7 @@ def parse_body(mail: ParsedMail, raw: bytes) -> ParsedMail:
         message = BytesParser(policy=policy.default).parsebytes(bytes(raw))
     except Exception:  # RecursionError on a deep structure among others
         log.warning("unparseable message body; using it as plain text", exc_info=True)
-        return replace(mail, text=clean(_decode(bytes(raw), None).replace("\r\n", "\n")))
+        return replace(mail, plain=clean(_decode(bytes(raw), None).replace("\r\n", "\n")))
     if not isinstance(message, EmailMessage):  # policy.default always gives one; for mypy
         return mail
     try:
@@ -150,14 +150,7 @@ def _parse_headers(message: EmailMessage) -> ParsedMail:
 def _with_body(mail: ParsedMail, message: EmailMessage) -> ParsedMail:
     body = _body_part(message)
     plain, html = _alternatives(message, body)
-    text, from_html = "", False
-    if plain is not None and plain.strip():
-        text = plain
-    elif html is not None:
-        text, from_html = clean(html_to_text(html)), True
-    elif plain is not None:
-        text = plain
-    return replace(mail, message=message, text=text, text_from_html=from_html, html=html,
+    return replace(mail, message=message, plain=plain or "", html=html,
                    attachments=_attachments(message, body, html or ""))
 
 
