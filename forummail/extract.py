@@ -12,7 +12,8 @@ import re
 from collections.abc import Iterable
 from urllib.parse import quote
 
-from forummail.html2text import html_to_text, strip_html_quote
+from forummail.html2text import html_to_text
+from forummail.htmlquote import strip_html_quote
 from forummail.parse import ParsedMail, parse_message
 from forummail.trim import trim_reply
 

@@ -21,7 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from forummail.extract import extract_reply
-from forummail.html2text import html_to_text, strip_html_quote
+from forummail.html2text import html_to_text
+from forummail.htmlquote import strip_html_quote
 from forummail.parse import parse_message
 from forummail.trim import trim_reply
 from tests import corpus
