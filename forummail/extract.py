@@ -1,6 +1,8 @@
-"""From a raw reply email to the text to post: parse, cut the quote, drop our address.
+"""From a raw reply email to the text to post: choose the body, cut the quote, drop our address.
 
-This is what ``fetch_replies.py --extract FILE`` prints.
+``parse`` gives the plain and the HTML body as they came; this module alone decides
+which one is the reply, converts HTML (once, after cutting the quote where the
+client marked it), and trims.  This is what ``fetch_replies.py --extract FILE`` prints.
 """
 
 from __future__ import annotations
@@ -10,7 +12,8 @@ import re
 from collections.abc import Iterable
 from urllib.parse import quote
 
-from forummail.html2text import html_to_text, strip_html_quote
+from forummail.html2text import html_to_text
+from forummail.htmlquote import strip_html_quote
 from forummail.parse import ParsedMail, parse_message
 from forummail.trim import trim_reply
 
@@ -39,15 +42,26 @@ def extract_reply(raw: bytes, separator: str | None = None, strip_addresses: Ite
 def extract_from_parsed(mail: ParsedMail, separator: str | None = None,
                         strip_addresses: Iterable[str] = ()) -> str:
     """``extract_reply`` for a message already parsed."""
-    text = mail.text
-    if mail.text_from_html and mail.html is not None:
-        try:
-            text = html_to_text(strip_html_quote(mail.html))
-        except Exception:  # the converter is defensive already; this is belt and braces
-            log.warning("html quote strip failed", exc_info=True)
     forward = bool(_FORWARD_SUBJECT_RE.match(mail.subject))
-    result = trim_reply(text, separator, forward=forward).text
+    result = trim_reply(body_text(mail), separator, forward=forward).text
     return _finish(remove_addresses(result.replace("\u00a0", " "), strip_addresses))
+
+
+def body_text(mail: ParsedMail) -> str:
+    """The text of the reply before trimming.
+
+    The plain part, unless it is empty or blank (some clients send an empty one beside
+    the HTML); else the HTML, cut before the quoted original where the client marked it
+    (``gmail_quote``, ``divRplyFwdMsg``, ``blockquote type=cite``...), then converted.
+    """
+    if mail.plain.strip() or mail.html is None:
+        return mail.plain
+    try:
+        html = strip_html_quote(mail.html)
+    except Exception:  # it is defensive already; belt and braces: convert the whole HTML
+        log.warning("html quote strip failed", exc_info=True)
+        html = mail.html
+    return html_to_text(html)
 
 
 def remove_addresses(text: str, addresses: Iterable[str]) -> str:

@@ -7,10 +7,8 @@ elements start new lines, paragraphs are separated by a blank line, lists become
 the quote, ``<hr>`` becomes a rule line, and ``<style>``, ``<script>``, ``<head>`` and
 comments are dropped.
 
-``strip_html_quote`` cuts the quoted original at the HTML level, where mail clients
-mark it (Gmail's ``gmail_quote``, Apple's ``blockquote type=cite``, Outlook's
-``divRplyFwdMsg``, Thunderbird's ``moz-cite-prefix``, Yahoo's ``yahoo_quoted``...),
-before the conversion; the plain-text trimmer runs afterwards anyway.
+``VisibleParser`` decides what a reader sees (no ``<style>``, ``<head>``...), for the
+renderer here and for the quote cutter in ``htmlquote``.
 """
 
 from __future__ import annotations
@@ -18,8 +16,6 @@ from __future__ import annotations
 import logging
 import re
 from html.parser import HTMLParser
-
-from forummail import quote_patterns as qp
 
 log = logging.getLogger(__name__)
 
@@ -30,24 +26,78 @@ _BLOCK = frozenset(
 )
 # Elements with a margin in a browser: a blank line before and after.
 _PARAGRAPH = frozenset("p h1 h2 h3 h4 h5 h6 ul ol dl pre table figure".split())
+# Never shown; none is a void element, so each start has an end that closes it.
 _SKIP = frozenset("style script head title template xml object iframe svg".split())
 _VOID = frozenset("area base br col embed hr img input link meta param source track wbr".split())
 _SPACE_RE = re.compile(r"[ \t\n\r\f]+")
 _RULE = "-" * 10
 
 
-class _Renderer(HTMLParser):
-    """Collects lines of (quote depth, text) while parsing."""
+class VisibleParser(HTMLParser):
+    """An ``HTMLParser`` that passes on only what a mail reader shows.
+
+    The one place that decides what is hidden, for both the renderer and the quote
+    cutter: the content of ``_SKIP`` elements is dropped, and an unescaped address
+    ("Jane <jane@example.com> wrote:") is text, not a tag.  Subclasses implement
+    ``visible_start``, ``visible_end`` and ``visible_text``.
+    """
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
+        self.skip = 0  # depth inside _SKIP elements
+
+    def visible_start(self, tag: str, attrs: dict[str, str]) -> None:
+        raise NotImplementedError
+
+    def visible_end(self, tag: str) -> None:
+        raise NotImplementedError
+
+    def visible_text(self, data: str) -> None:
+        raise NotImplementedError
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if "@" in tag:
+            self.handle_data(self.get_starttag_text() or "")
+            return
+        if tag == "body":
+            self.skip = 0  # a <head> or <style> left open must not hide the whole body
+        if tag in _SKIP:
+            self.skip += 1
+        if not self.skip:
+            self.visible_start(tag, {k.lower(): (v or "") for k, v in attrs})
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        # "<div/>" opens and closes; a void element ("<br/>") has no end to close.
+        self.handle_starttag(tag, attrs)
+        if tag not in _VOID:
+            self.handle_endtag(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "head":
+            self.skip = 0
+            return
+        if self.skip:
+            if tag in _SKIP:
+                self.skip -= 1
+            return
+        self.visible_end(tag)
+
+    def handle_data(self, data: str) -> None:
+        if not self.skip:
+            self.visible_text(data)
+
+
+class _Renderer(VisibleParser):
+    """Collects lines of (quote depth, text) while parsing."""
+
+    def __init__(self) -> None:
+        super().__init__()
         self.lines: list[tuple[int, str]] = []
         self.cur: list[str] = []
         self.cur_depth = 0
         self.depth = 0  # blockquote nesting
         self.pending = 0  # 1: start a new line, 2: leave a blank line
         self.space = False
-        self.skip = 0
         self.pre = 0
         self.links: list[tuple[str, list[str]]] = []
         self.lists: list[list[int]] = []  # [ordered (0/1), counter]
@@ -95,21 +145,10 @@ class _Renderer(HTMLParser):
 
     # -- parser callbacks -------------------------------------------------------------
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if "@" in tag:
-            # An unescaped address ("Jane <jane@example.com> wrote:") parses as a tag.
-            self.handle_data(self.get_starttag_text() or "")
-            return
-        if tag == "body":
-            self.skip = 0
-        if self.skip or tag in _SKIP:
-            if tag in _SKIP and tag not in _VOID:
-                self.skip += 1
-            return
-        a = {k.lower(): (v or "") for k, v in attrs}
+    def visible_start(self, tag: str, attrs: dict[str, str]) -> None:
         if tag in _BLOCK:
             # Outlook writes every line as <p class=MsoNormal> without margins.
-            mso = tag == "p" and a.get("class", "").lower().startswith("mso")
+            mso = tag == "p" and attrs.get("class", "").lower().startswith("mso")
             level = 2 if tag in _PARAGRAPH and not mso and not self.lists else 1
             self._request(level)
             if tag not in _VOID:
@@ -142,21 +181,9 @@ class _Renderer(HTMLParser):
             if self.cur:
                 self.space = True
         elif tag == "a":
-            self.links.append((a.get("href", "").strip(), []))
+            self.links.append((attrs.get("href", "").strip(), []))
 
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.handle_starttag(tag, attrs)
-        if tag not in _VOID:
-            self.handle_endtag(tag)
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "head":
-            self.skip = 0
-            return
-        if self.skip:
-            if tag in _SKIP:
-                self.skip -= 1
-            return
+    def visible_end(self, tag: str) -> None:
         if tag == "blockquote" and self.depth:
             self._request(1)
             self.depth -= 1
@@ -192,9 +219,7 @@ class _Renderer(HTMLParser):
             self.space = True
             self._write("(%s)" % href)
 
-    def handle_data(self, data: str) -> None:
-        if self.skip:
-            return
+    def visible_text(self, data: str) -> None:
         if self.pre:
             parts = data.replace("\r\n", "\n").split("\n")
             for i, part in enumerate(parts):
@@ -254,139 +279,3 @@ def _strip_tags(html: str) -> str:
     text = html_module.unescape(text).replace("\u00a0", " ")
     lines = [" ".join(line.split()) for line in text.split("\n")]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
-
-
-# --- cutting the quote at the HTML level ------------------------------------------------
-
-_MARKER_CLASSES = frozenset(
-    "gmail_quote gmail_attr gmail_quote_container moz-cite-prefix protonmail_quote tutanota_quote zmail_extra "
-    "outlookmessageheader".split()
-)
-_MARKER_IDS = frozenset(
-    "divrplyfwdmsg appendonsend olk_src_body_section mail-editor-reference-message-container stopspelling zwchr"
-    .split()
-)
-
-
-class _Event:
-    __slots__ = ("kind", "offset", "tag", "attrs", "text")
-
-    def __init__(self, kind: str, offset: int, tag: str = "", attrs: dict[str, str] | None = None,
-                 text: str = "") -> None:
-        self.kind = kind
-        self.offset = offset
-        self.tag = tag
-        self.attrs = attrs or {}
-        self.text = text
-
-
-class _EventCollector(HTMLParser):
-    """Start tags, end tags and visible text, with their offsets in the source."""
-
-    def __init__(self, source: str) -> None:
-        super().__init__(convert_charrefs=True)
-        self.events: list[_Event] = []
-        self.skip = 0
-        self.line_starts = [0]
-        for match in re.finditer("\n", source):
-            self.line_starts.append(match.end())
-
-    def _offset(self) -> int:
-        line, col = self.getpos()
-        return self.line_starts[min(line, len(self.line_starts)) - 1] + col
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if "@" in tag:
-            self.handle_data(self.get_starttag_text() or "")
-            return
-        if tag == "body":
-            self.skip = 0
-        if tag in _SKIP and tag not in _VOID:
-            self.skip += 1
-        if self.skip:
-            return
-        self.events.append(_Event("start", self._offset(), tag, {k.lower(): (v or "") for k, v in attrs}))
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "head":
-            self.skip = 0
-            return
-        if tag in _SKIP and self.skip:
-            self.skip -= 1
-            return
-        if not self.skip:
-            self.events.append(_Event("end", self._offset(), tag))
-
-    def handle_data(self, data: str) -> None:
-        if not self.skip and data.strip():
-            self.events.append(_Event("text", self._offset(), text=data))
-
-
-def _is_marker(event: _Event, following_text: str) -> bool:
-    classes = {c.lower().removeprefix("x_") for c in event.attrs.get("class", "").split()}
-    ident = event.attrs.get("id", "").lower().removeprefix("x_")
-    if classes & _MARKER_CLASSES or any(c.endswith("yahoo_quoted") for c in classes):
-        return True
-    if ident in _MARKER_IDS:
-        return True
-    if event.tag == "blockquote" and event.attrs.get("type", "").lower() == "cite":
-        return True
-    # Outlook and Windows Mail: a rule or a top-bordered div, then "From: ..." (any language).
-    starts_with_header = bool(qp.HEADER_LINE_RE.match(following_text[:200]))
-    if event.tag == "hr" and starts_with_header:
-        return True
-    style = event.attrs.get("style", "").lower().replace(" ", "")
-    return event.tag == "div" and "border-top:" in style and "none" not in style.split("border-top:")[1][:6] \
-        and starts_with_header
-
-
-def strip_html_quote(html: str) -> str:
-    """Return ``html`` cut before the first quoted-original marker of a known mail client.
-
-    The cut is skipped (the HTML returned whole) when nothing would be left before it,
-    when the marked part is a forwarded message, or when the person's text follows a
-    quoted block inside it (inline answers, bottom posting): the plain-text trimmer
-    decides those.
-    """
-    collector = _EventCollector(html)
-    try:
-        collector.feed(html)
-        collector.close()
-    except Exception:
-        log.warning("html parser failed; not cutting the quote at the html level", exc_info=True)
-        return html
-    events = collector.events
-    texts_before: list[str] = []
-    for index, event in enumerate(events):
-        if event.kind == "text":
-            texts_before.append(event.text)
-            continue
-        if event.kind != "start":
-            continue
-        following = " ".join(" ".join(e.text.split()) for e in events[index + 1:index + 40] if e.kind == "text")
-        following = qp.INVISIBLE_RE.sub("", following).replace("\u00a0", " ").strip()
-        if not _is_marker(event, following):
-            continue
-        if not "".join(texts_before).strip():
-            continue
-        if qp.FORWARD_RE.search(following[:300]):
-            continue
-        if _answers_inside(events, index):
-            continue
-        return html[:event.offset]
-    return html
-
-
-def _answers_inside(events: list[_Event], index: int) -> bool:
-    """Whether text outside any blockquote follows the first blockquote from ``index`` on."""
-    depth = 0
-    seen_quote = False
-    for event in events[index:]:
-        if event.kind == "start" and event.tag == "blockquote":
-            depth += 1
-            seen_quote = True
-        elif event.kind == "end" and event.tag == "blockquote":
-            depth = max(0, depth - 1)
-        elif event.kind == "text" and seen_quote and depth == 0 and event.text.strip():
-            return True
-    return False

@@ -1,15 +1,17 @@
 """Parse a raw RFC 5322 message into what the reply fetcher needs.
 
 In two steps, so that a hostile body costs nothing before the sender is known:
-``parse_headers`` reads the header block only (sender, recipients, thread ids),
-``parse_body`` adds the text and the attachments; ``mime_shape`` measures the
-nesting and the number of parts on the raw bytes, cheaply, before a full parse.
-``parse_message`` does both steps.  None of them raises: whatever the bytes,
-the result has best-effort values (empty strings and lists where nothing could
-be read), and every string in it is valid for PostgreSQL and UTF-8 output
-(``safetext.clean``).  It uses the modern ``email`` API (``policy.default``,
-``get_body``, ``iter_parts``) and decodes body text itself, so an unknown or
-lying charset falls back to utf-8, cp1252, then latin-1 instead of failing.
+``parse_headers`` reads the header block only (sender, recipients, thread ids);
+``parse_body`` adds the plain and the HTML body as they came, and the
+attachments (choosing between the two, converting and trimming is ``extract``'s
+work); ``mimeshape.measure`` counts the nesting and the parts on the raw bytes,
+cheaply, in between.  ``parse_message`` does both steps.  None of them raises:
+whatever the bytes, the result has best-effort values (empty strings and lists
+where nothing could be read), and every string in it is valid for PostgreSQL and
+UTF-8 output (``safetext.clean``).  It uses the modern ``email`` API
+(``policy.default``, ``get_body``, ``iter_parts``) and decodes text itself
+(``textpart``), so an unknown or lying charset falls back to utf-8, cp1252, then
+latin-1 instead of failing.
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ from email.message import EmailMessage, Message
 from email.parser import BytesParser
 from email.utils import getaddresses, parsedate_to_datetime
 
-from forummail.html2text import html_to_text
 from forummail.safetext import clean, file_name
+from forummail.textpart import decode as _decode  # also for raw 8-bit headers
+from forummail.textpart import part_text
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +37,6 @@ _MSGID_RE = re.compile(r"<[^<>\s]+>")
 _ANGLE_RE = re.compile(r"<\s*([^<>\s@]+@[^<>\s@]+)\s*>")
 _QUOTED_RE = re.compile(r'"(?:[^"\\]|\\.)*"')
 _MAX_DEPTH = 30  # MIME nesting we follow; deeper parts are ignored
-_FALLBACK_CHARSETS = ("utf-8", "cp1252", "latin-1")
 
 
 @dataclass(frozen=True)
@@ -64,9 +66,8 @@ class ParsedMail:
     in_reply_to: str = ""
     references: list[str] = field(default_factory=list)
     date: datetime | None = None
-    text: str = ""
-    text_from_html: bool = False
-    html: str | None = None
+    plain: str = ""  # the text/plain body (or a lone text part), decoded, unflowed; "" when none
+    html: str | None = None  # the text/html body, decoded, unconverted
     attachments: list[Attachment] = field(default_factory=list)
 
     @property
@@ -89,7 +90,7 @@ def parse_message(raw: bytes) -> ParsedMail:
 
 
 def parse_headers(raw: bytes) -> ParsedMail:
-    """The header fields of ``raw`` (the body left unparsed: ``text`` empty, no attachments).
+    """The header fields of ``raw`` (the body left unparsed: no text, no attachments).
 
     Cheap whatever the body holds, so the sender and the task are known before
     any of it is parsed; ``message`` gives every header and the top content type.
@@ -109,7 +110,7 @@ def parse_headers(raw: bytes) -> ParsedMail:
 
 
 def parse_body(mail: ParsedMail, raw: bytes) -> ParsedMail:
-    """``mail`` (from ``parse_headers(raw)``) with the text and attachments of ``raw``; never raises.
+    """``mail`` (from ``parse_headers(raw)``) with the body texts and attachments of ``raw``; never raises.
 
     The header fields stay those of ``mail``: a body that cannot be parsed
     costs its text, never the sender.
@@ -118,7 +119,7 @@ def parse_body(mail: ParsedMail, raw: bytes) -> ParsedMail:
         message = BytesParser(policy=policy.default).parsebytes(bytes(raw))
     except Exception:  # RecursionError on a deep structure among others
         log.warning("unparseable message body; using it as plain text", exc_info=True)
-        return replace(mail, text=clean(_decode(bytes(raw), None).replace("\r\n", "\n")))
+        return replace(mail, plain=clean(_decode(bytes(raw), None).replace("\r\n", "\n")))
     if not isinstance(message, EmailMessage):  # policy.default always gives one; for mypy
         return mail
     try:
@@ -150,14 +151,7 @@ def _parse_headers(message: EmailMessage) -> ParsedMail:
 def _with_body(mail: ParsedMail, message: EmailMessage) -> ParsedMail:
     body = _body_part(message)
     plain, html = _alternatives(message, body)
-    text, from_html = "", False
-    if plain is not None and plain.strip():
-        text = plain
-    elif html is not None:
-        text, from_html = clean(html_to_text(html)), True
-    elif plain is not None:
-        text = plain
-    return replace(mail, message=message, text=text, text_from_html=from_html, html=html,
+    return replace(mail, message=message, plain=plain or "", html=html,
                    attachments=_attachments(message, body, html or ""))
 
 
@@ -294,75 +288,16 @@ def _alternatives(message: EmailMessage, body: Message | None) -> tuple[str | No
         return None, None
     plain = html = None
     if body.get_content_subtype() == "html":
-        html = _part_text(body)
+        html = part_text(body)
     else:
-        plain = _part_text(body)
+        plain = part_text(body)
     try:
         html_part = message.get_body(preferencelist=("html",))
     except Exception:
         html_part = None
     if html is None and html_part is not None and html_part is not body:
-        html = _part_text(html_part)
+        html = part_text(html_part)
     return plain, html
-
-
-def _part_text(part: Message) -> str:
-    payload: object
-    try:
-        payload = part.get_payload(decode=True)
-    except Exception:
-        payload = None
-    if not isinstance(payload, bytes):
-        raw = part.get_payload()
-        payload = raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else b""
-    try:
-        charset = part.get_content_charset()
-    except Exception:
-        charset = None
-    text = clean(_decode(payload, charset).replace("\r\n", "\n").replace("\r", "\n").replace("\x00", ""))
-    if part.get_content_subtype() == "plain":
-        params = {k.lower(): v.lower() for k, v in _params(part)}
-        if params.get("format") == "flowed":
-            text = _unflow(text, params.get("delsp") == "yes")
-    return text
-
-
-def _params(part: Message) -> list[tuple[str, str]]:
-    try:
-        return [(str(k), str(v)) for k, v in part.get_params() or [] if v is not None]
-    except Exception:
-        return []
-
-
-def _decode(data: bytes, charset: str | None) -> str:
-    """Decode with the declared charset, then utf-8, cp1252, latin-1 (which always works)."""
-    candidates = ([charset] if charset else []) + list(_FALLBACK_CHARSETS)
-    for name in candidates:
-        try:
-            return data.decode(name)
-        except (LookupError, UnicodeError, ValueError, TypeError):
-            continue
-    return data.decode("latin-1")
-
-
-def _unflow(text: str, delsp: bool) -> str:
-    """Join format=flowed soft line breaks (RFC 3676): a line ending in a space continues."""
-    out: list[tuple[str, int]] = []
-    joining = False
-    for line in text.split("\n"):
-        quote = len(line) - len(line.lstrip(">"))
-        content = line[quote:]
-        if content.startswith(" "):
-            content = content[1:]  # space-stuffing
-        prefix = "> " * quote if quote else ""
-        if joining and out and out[-1][1] == quote:
-            out[-1] = (out[-1][0] + content, quote)
-        else:
-            out.append((prefix + content, quote) if quote else (content, quote))
-        joining = content.endswith(" ") and content != "-- "
-        if joining and delsp:
-            out[-1] = (out[-1][0][:-1], quote)
-    return "\n".join(line for line, _ in out)
 
 
 def _attachments(message: EmailMessage, body: Message | None, html: str) -> list[Attachment]:

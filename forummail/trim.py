@@ -26,6 +26,11 @@ Decisions worth knowing:
 * Valedictions and names ("Thanks,\\nJohn") are the person's words and stay.
 * When the cuts would leave nothing, the whole text is kept (minus our separator and
   what follows it), reason ``guard``.
+
+This module holds the order of the cuts; the steps that need more than a few lines
+live beside it: ``quote_headers`` (where a quoted original begins), ``signatures``,
+and ``reply_lines`` (what a line is: quoted, blank, a rule...), with the patterns of
+all of them in ``quote_patterns``.
 """
 
 from __future__ import annotations
@@ -35,11 +40,24 @@ import re
 from dataclasses import dataclass
 
 from forummail import quote_patterns as qp
+from forummail.quote_headers import find_spans, header_block_end
+from forummail.reply_lines import (
+    clean_line,
+    extend_over_rule,
+    first_nonblank,
+    first_text,
+    has_text,
+    is_blank,
+    is_original_line,
+    is_quoted,
+    is_rule,
+    is_text,
+    join_soft_breaks,
+)
+from forummail.signatures import signature_start
 
 log = logging.getLogger(__name__)
 
-_MAX_WINDOW = 500  # longest attribution we try to match, in characters
-_MAX_SIGNATURE_LINES = 15  # a "--" (without the space) followed by more than this is not a signature
 _WORD_RE = re.compile(r"\w+")
 _UNQUOTE_RE = re.compile(r"^[\s>＞]+")
 
@@ -58,14 +76,6 @@ class TrimResult:
     reason: str
 
 
-@dataclass(frozen=True)
-class _Span:
-    start: int  # first line of the quote header
-    end: int  # line after it
-    kind: str  # attribution | header | original
-    weak: bool  # only trusted when quoted lines follow
-
-
 def trim_reply(text: str, separator: str | None = None, *, forward: bool = False) -> TrimResult:
     """Return the new text of the reply ``text`` and where it was cut.
 
@@ -73,13 +83,13 @@ def trim_reply(text: str, separator: str | None = None, *, forward: bool = False
     everything after it goes.  ``forward`` (the subject says "Fwd:") disables the cutting
     of quoted originals, since a forwarded message is the content.
     """
-    lines = _join_soft_breaks(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
+    lines = join_soft_breaks(text.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
     reason = "none"
     if separator and separator.strip():
         index = _find_separator(lines, separator)
         if index is not None:
             above = lines[:index]
-            if _has_text(above):
+            if has_text(above):
                 lines, reason = above, "separator"
             else:
                 # The person wrote below the quoted notification (bottom posting): what
@@ -106,7 +116,7 @@ def trim_reply(text: str, separator: str | None = None, *, forward: bool = False
 
 def _only_attribution(lines: list[str]) -> bool:
     """Only quoted lines and at most a short quote header ("On ... wrote:") above them."""
-    text = [line.strip() for line in lines if line.strip() and not _is_quoted(line)]
+    text = [line.strip() for line in lines if line.strip() and not is_quoted(line)]
     return len(text) <= 3 and (not text or text[-1].endswith(":"))
 
 
@@ -148,22 +158,22 @@ def _trim_core(lines: list[str], forward: bool) -> tuple[list[str], str] | None:
     reasons: list[str] = []
 
     start = 0
-    first = _first_nonblank(lines, 0, limit)
+    first = first_nonblank(lines, 0, limit)
     if first is not None:
         # A header block on the very first line is this message's own header pasted in,
         # or a forward without comment: drop the header, keep the text under it.
         head = first
-        if _is_original_line(lines[head]):
-            nxt = _first_text(lines, head + 1, limit)
+        if is_original_line(lines[head]):
+            nxt = first_text(lines, head + 1, limit)
             head = nxt if nxt is not None else head
-        end = _header_block_end(lines, head, limit)
+        end = header_block_end(lines, head, limit)
         if end is not None:
             drop.update(range(first, end))
             start = end
 
     hi = limit
     cut = False
-    spans = _find_spans(lines, start, limit)
+    spans = find_spans(lines, start, limit)
     for idx, span in enumerate(spans):
         followed_by_quote = _next_is_quoted(lines, span.end, limit)
         if span.weak and not followed_by_quote:
@@ -171,36 +181,36 @@ def _trim_core(lines: list[str], forward: bool) -> tuple[list[str], str] | None:
         if span.kind == "attribution" and idx == len(spans) - 1 and _answers_follow(lines, span.end, limit):
             drop.update(range(span.start, span.end))
             continue
-        hi = _extend_over_rule(lines, span.start, start)
+        hi = extend_over_rule(lines, span.start, start)
         cut = True
         reasons.append("quote-header")
         break
 
     for _ in range(3):
         before = hi
-        sig = _signature_start(lines, start, hi)
+        sig = signature_start(lines, start, hi)
         if sig is not None:
             hi = sig
             reasons.append("signature")
         hi = _drop_trailing_quote(lines, start, hi, reasons)
-        while hi > start and (_is_blank(lines[hi - 1]) or _is_rule(lines[hi - 1]) or hi - 1 in drop):
+        while hi > start and (is_blank(lines[hi - 1]) or is_rule(lines[hi - 1]) or hi - 1 in drop):
             hi -= 1
         if hi == before:
             break
 
     # Quoted lines left: a single leading block is a bottom-posted quote; anything else
     # is inline answering and stays.
-    quoted = [k for k in range(start, hi) if k not in drop and _is_quoted(lines[k])]
+    quoted = [k for k in range(start, hi) if k not in drop and is_quoted(lines[k])]
     if quoted:
         first_q = quoted[0]
-        text_before = any(_is_text(lines[k]) for k in range(start, first_q) if k not in drop)
+        text_before = any(is_text(lines[k]) for k in range(start, first_q) if k not in drop)
         blocks = 0
         inside = False
         last_q = first_q
         for k in range(first_q, hi):
-            if k in drop or _is_blank(lines[k]):
+            if k in drop or is_blank(lines[k]):
                 continue
-            if _is_quoted(lines[k]):
+            if is_quoted(lines[k]):
                 if not inside:
                     blocks += 1
                 inside = True
@@ -216,137 +226,35 @@ def _trim_core(lines: list[str], forward: bool) -> tuple[list[str], str] | None:
     kept = [lines[k] for k in range(0, hi) if k not in drop]
     if not cut and limit < n:
         gap = lines[hi:limit]
-        kept.extend(gap if not _has_text(gap) else [""])
+        kept.extend(gap if not has_text(gap) else [""])
         kept.extend(lines[limit:])
-    if not _has_text(kept):
+    if not has_text(kept):
         return None
     return kept, (reasons[0] if reasons else "none")
 
 
-def _find_spans(lines: list[str], start: int, limit: int) -> list[_Span]:
-    """Quote headers among the unquoted lines in [start, limit), in order."""
-    spans: list[_Span] = []
-    i = start
-    while i < limit:
-        if _is_quoted(lines[i]) or _is_blank(lines[i]):
-            i += 1
-            continue
-        if _is_original_line(lines[i]):
-            spans.append(_Span(i, i + 1, "original", False))
-            i += 1
-            continue
-        end = _header_block_end(lines, i, limit)
-        if end is not None:
-            spans.append(_Span(i, end, "header", False))
-            i = end
-            continue
-        found = _attribution_ending_at(lines, i, spans[-1].end if spans else start)
-        if found is not None:
-            first, weak = found
-            spans.append(_Span(first, i + 1, "attribution", weak))
-        i += 1
-    return spans
-
-
-def _attribution_ending_at(lines: list[str], e: int, floor: int) -> tuple[int, bool] | None:
-    """If an attribution ("On ..., X wrote:") ends at line ``e``, its first line and weakness."""
-    last = _clean(lines[e])
-    if not last or len(last) > _MAX_WINDOW or last[-1] not in ":：":
-        return None
-    matches: list[tuple[int, bool]] = []
-    for s in range(e, max(floor, e - 3) - 1, -1):
-        if s < e and (_is_quoted(lines[s]) or _is_blank(lines[s])):
-            break
-        window = _join(lines[s:e + 1])
-        if len(window) > _MAX_WINDOW:
-            break
-        weak = _attribution_strength(window)
-        if weak is not None:
-            matches.append((s, weak))
-    if not matches:
-        return None
-    # The attribution starts at a line that looks like a start ("On ...", "Am ...", a
-    # date); without one, the shortest window wins, so no text above is eaten.
-    for s, weak in matches:
-        if qp.ATTRIBUTION_LEADS_RE.match(_clean(lines[s])):
-            return s, weak
-    return matches[0]
-
-
-def _attribution_strength(window: str) -> bool | None:
-    """None if ``window`` is no attribution; else whether it is weak (needs a quote after)."""
-    has_date_or_address = bool(qp.DIGIT_RE.search(window) or qp.EMAIL_RE.search(window))
-    if (
-        qp.ATTRIBUTION_RE.fullmatch(window)
-        or qp.CJK_ATTRIBUTION_RE.fullmatch(window)
-        or qp.QUOTING_RE.fullmatch(window)
-    ):
-        return not has_date_or_address
-    if len(window) <= 250 and qp.EMAIL_RE.search(window) and qp.DIGIT_RE.search(window):
-        return True
-    return None
-
-
-def _header_block_end(lines: list[str], i: int, limit: int) -> int | None:
-    """If an Outlook-style header block starts at line ``i``, the line after it."""
-    if i >= limit or _is_quoted(lines[i]) or not qp.HEADER_LINE_RE.fullmatch(_clean(lines[i])):
-        return None
-    roles: set[str] = set()
-    j = i
-    last = i
-    while j < limit:
-        if _is_quoted(lines[j]) or _is_blank(lines[j]):
-            break
-        match = qp.HEADER_LINE_RE.fullmatch(_clean(lines[j]))
-        if match:
-            roles.add(qp.HEADER_LABELS.get(match.group("label").lower(), "other"))
-            last = j
-            j += 1
-            continue
-        # A wrapped value ("To: a <\nb@c>"): continuation lines between two header lines.
-        ahead = next(
-            (k for k in range(j + 1, min(j + 3, limit)) if qp.HEADER_LINE_RE.fullmatch(_clean(lines[k]))), None
-        )
-        if ahead is None:
-            break
-        j = ahead
-    if "from" in roles and (len(roles) >= 3 or "sent" in roles):
-        return last + 1
-    return None
-
-
 def _answers_follow(lines: list[str], end: int, limit: int) -> bool:
     """Whether quoted lines follow ``end`` and then new text that is not a signature."""
-    j = _first_nonblank(lines, end, limit)
-    if j is None or not _is_quoted(lines[j]):
+    j = first_nonblank(lines, end, limit)
+    if j is None or not is_quoted(lines[j]):
         return False
-    sig = _signature_start(lines, j, limit)
+    sig = signature_start(lines, j, limit)
     stop = sig if sig is not None else limit
-    return any(_is_text(lines[k]) for k in range(j, stop))
+    return any(is_text(lines[k]) for k in range(j, stop))
 
 
 def _next_is_quoted(lines: list[str], end: int, limit: int) -> bool:
-    j = _first_nonblank(lines, end, limit)
-    return j is not None and _is_quoted(lines[j])
-
-
-def _extend_over_rule(lines: list[str], index: int, floor: int) -> int:
-    """Move a cut up over the rule or "Original Message" line (and blanks) above it."""
-    k = index - 1
-    while k >= floor and _is_blank(lines[k]):
-        k -= 1
-    if k >= floor and (_is_rule(lines[k]) or _is_original_line(lines[k])):
-        return k
-    return index
+    j = first_nonblank(lines, end, limit)
+    return j is not None and is_quoted(lines[j])
 
 
 def _drop_trailing_quote(lines: list[str], start: int, hi: int, reasons: list[str]) -> int:
     """Cut a block of quoted lines (and blanks) at the end of [start, hi)."""
     k = hi
     first_quoted = None
-    while k > start and (_is_blank(lines[k - 1]) or _is_quoted(lines[k - 1])):
+    while k > start and (is_blank(lines[k - 1]) or is_quoted(lines[k - 1])):
         k -= 1
-        if _is_quoted(lines[k]):
+        if is_quoted(lines[k]):
             first_quoted = k
     if first_quoted is None:
         return hi
@@ -354,51 +262,15 @@ def _drop_trailing_quote(lines: list[str], start: int, hi: int, reasons: list[st
     return first_quoted
 
 
-def _signature_start(lines: list[str], lo: int, hi: int) -> int | None:
-    """The first line of a signature among the unquoted lines of [lo, hi), if any."""
-    seen_text = False
-    for k in range(lo, hi):
-        raw = lines[k]
-        if _is_quoted(raw):
-            continue
-        line = _clean(raw)
-        if not line:
-            continue
-        if line == "--":
-            rest = sum(1 for x in lines[k + 1:hi] if _is_text(x))
-            if raw.rstrip("\n") == "-- " or rest <= _MAX_SIGNATURE_LINES:
-                return k
-        if _is_mobile_signature(line) and all(_is_blank(x) or _is_quoted(x) for x in lines[k + 1:hi]):
-            return k
-        if seen_text and _is_rule(raw):
-            following = [_clean(x) for x in lines[k + 1:min(hi, k + 12)] if _is_text(x)][:8]
-            if any(qp.LIST_FOOTER_RE.match(x) for x in following[:2]):
-                return k
-            if any(qp.PHONE_LINE_RE.search(x) and len(qp.DIGIT_RE.findall(x)) >= 7 for x in following):
-                return k
-        if seen_text and qp.DISCLAIMER_RE.match(line) and (_is_blank(lines[k - 1]) or _is_rule(lines[k - 1])):
-            return _extend_over_rule(lines, k, lo)
-        seen_text = True
-    return None
-
-
-def _is_mobile_signature(line: str) -> bool:
-    # "Sent from my desk, is much easier than my mobile phone." is a sentence, not a
-    # signature: signatures are short and have no clause after a comma.
-    if len(line.split()) > 10 or ", " in line:
-        return False
-    return bool(qp.MOBILE_SIGNATURE_RE.fullmatch(line))
-
-
 def _drop_banner(lines: list[str]) -> list[str]:
     """Remove an "originated from outside" banner paragraph from the top."""
-    first = _first_nonblank(lines, 0, len(lines))
+    first = first_nonblank(lines, 0, len(lines))
     if first is None:
         return lines
     end = first
-    while end < len(lines) and not _is_blank(lines[end]):
+    while end < len(lines) and not is_blank(lines[end]):
         end += 1
-    paragraph = " ".join(_clean(x) for x in lines[first:end])
+    paragraph = " ".join(clean_line(x) for x in lines[first:end])
     if len(paragraph) < 600 and qp.BANNER_RE.match(paragraph):
         return lines[end:]
     return lines
@@ -407,80 +279,12 @@ def _drop_banner(lines: list[str]) -> list[str]:
 def _find_forward(lines: list[str]) -> int:
     """Index of the first forwarded-message marker (quoted or not), else len(lines)."""
     for i, line in enumerate(lines):
-        if qp.FORWARD_RE.fullmatch(_clean(_UNQUOTE_RE.sub("", line))):
+        if qp.FORWARD_RE.fullmatch(clean_line(_UNQUOTE_RE.sub("", line))):
             # A quoted forward starts with its quote block.
-            while _is_quoted(line) and i > 0 and _is_quoted(lines[i - 1]):
+            while is_quoted(line) and i > 0 and is_quoted(lines[i - 1]):
                 i -= 1
             return i
     return len(lines)
-
-
-# --- small helpers ---------------------------------------------------------------------
-
-
-def _join_soft_breaks(lines: list[str]) -> list[str]:
-    """Undo quoted-printable soft breaks left raw inside quoted lines.
-
-    Some clients quote the still-encoded original, so "> ... Wednesda=" is followed by an
-    unquoted "y": that fragment would otherwise look like an inline answer.
-    """
-    out: list[str] = []
-    for line in lines:
-        if out and _is_quoted(out[-1]) and out[-1].endswith("=") and line.strip() and not _is_quoted(line):
-            out[-1] = out[-1][:-1] + line
-        else:
-            out.append(line)
-    return out
-
-
-def _clean(line: str) -> str:
-    return qp.INVISIBLE_RE.sub("", line).strip()
-
-
-def _join(lines: list[str]) -> str:
-    """Join wrapped lines; a quoted-printable soft break ("w=" + "rote:") joins without space."""
-    out = ""
-    for line in lines:
-        part = _clean(line)
-        if out.endswith("="):
-            out = out[:-1] + part
-        elif out:
-            out = out + " " + part
-        else:
-            out = part
-    return out
-
-
-def _is_quoted(line: str) -> bool:
-    return bool(qp.QUOTED_RE.match(line))
-
-
-def _is_blank(line: str) -> bool:
-    return not _clean(line)
-
-
-def _is_text(line: str) -> bool:
-    return not _is_blank(line) and not _is_quoted(line)
-
-
-def _is_rule(line: str) -> bool:
-    return bool(qp.SEPARATOR_LINE_RE.fullmatch(_clean(line)))
-
-
-def _is_original_line(line: str) -> bool:
-    return not _is_quoted(line) and bool(qp.ORIGINAL_MESSAGE_RE.fullmatch(_clean(line)))
-
-
-def _has_text(lines: list[str]) -> bool:
-    return any(not _is_blank(x) for x in lines)
-
-
-def _first_text(lines: list[str], lo: int, hi: int) -> int | None:
-    return next((k for k in range(lo, hi) if _is_text(lines[k])), None)
-
-
-def _first_nonblank(lines: list[str], lo: int, hi: int) -> int | None:
-    return next((k for k in range(lo, hi) if not _is_blank(lines[k])), None)
 
 
 def _finish(lines: list[str]) -> str:

@@ -21,7 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from forummail.extract import extract_reply
-from forummail.html2text import html_to_text, strip_html_quote
+from forummail.html2text import html_to_text
+from forummail.htmlquote import strip_html_quote
 from forummail.parse import parse_message
 from forummail.trim import trim_reply
 from tests import corpus
@@ -329,7 +330,7 @@ def test_every_file_goes_through(rel: str) -> None:
     path = CORPUS / rel
     if path.suffix == ".eml":
         mail = parse_message(path.read_bytes())
-        assert isinstance(mail.text, str)
+        assert isinstance(mail.plain, str)
     result = _yield(rel)
     assert result == result.strip("\n")
     assert all(line == line.rstrip() for line in result.split("\n"))
@@ -400,7 +401,7 @@ def test_mangled_corpus_messages_never_raise() -> None:
     def mangled(index: int, seed: int, how: int) -> None:
         data = _mangle((CORPUS / EML_FILES[index % len(EML_FILES)]).read_bytes(), seed, how)
         mail = parse_message(data)
-        assert isinstance(mail.text, str)
+        assert isinstance(mail.plain, str)
         assert isinstance(extract_reply(data, "-- Write your reply above this line --", ["replies+x@example.com"]),
                           str)
 

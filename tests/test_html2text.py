@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from forummail.html2text import html_to_text, strip_html_quote
+from forummail.html2text import html_to_text
+from forummail.htmlquote import strip_html_quote
 from forummail.trim import trim_reply
 
 
@@ -133,3 +134,21 @@ def test_marker_with_nothing_before_is_not_cut() -> None:
     html = '<div class="gmail_quote">On Mon, A wrote:<blockquote>old</blockquote></div><div>Bottom answer</div>'
     assert strip_html_quote(html) == html
     assert trim_reply(html_to_text(html)).text == "Bottom answer"
+
+
+def test_what_the_renderer_hides_the_cutter_ignores() -> None:
+    """One rule of what is hidden (html2text.VisibleParser), for the renderer and the cutter alike."""
+    hidden_marker = "<template><div class=\"gmail_quote\">draft</div></template>"
+    html = ("<head><title>Title only</title></head>" + hidden_marker + "<div>Answer</div>"
+            '<div class="gmail_quote">On Mon, A wrote:<blockquote>old</blockquote></div>')
+    cut = strip_html_quote(html)
+    assert cut.endswith("<div>Answer</div>")  # the hidden marker is no cut, the visible one is
+    assert html_to_text(cut) == "Answer"
+    # A hidden <title> is not text before the marker: nothing visible precedes it, so no cut.
+    only_hidden = ("<head><title>Title only</title><style>p{}</style></head>"
+                   '<div class="gmail_quote">On Mon, A wrote:<blockquote>old</blockquote></div><div>Bottom</div>')
+    assert strip_html_quote(only_hidden) == only_hidden
+    assert "Title only" not in html_to_text(only_hidden)
+    # An open <head> ends at <body>: the rest is visible to both.
+    broken = "<head><title>T<body><div>Answer</div><div class=\"gmail_quote\">On Mon, A wrote:<br>old</div>"
+    assert html_to_text(strip_html_quote(broken)) == "Answer"

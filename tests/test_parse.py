@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 from email.message import EmailMessage
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from forummail.extract import extract_reply, remove_addresses
+from forummail import html2text
+from forummail.extract import body_text, extract_reply, remove_addresses
 from forummail.parse import parse_message
 
 SEP = "-- Write your reply above this line --"
@@ -45,8 +47,8 @@ def test_simple_message_fields() -> None:
     assert mail.references == ["<a@x>", "<n42.tok@example.com>"]
     assert mail.date == datetime(2024, 6, 3, 8, 0, tzinfo=UTC)
     assert mail.date is not None and mail.date.utcoffset() == timedelta(hours=2)
-    assert mail.text == "Hello there\n"
-    assert not mail.text_from_html
+    assert mail.plain == "Hello there\n"
+    assert mail.html is None
     assert mail.attachments == []
     assert mail.header("Subject") == "Re: Task 42"
     assert mail.headers["From"] == "Alice Example <alice@example.com>"
@@ -80,7 +82,7 @@ def test_missing_headers() -> None:
     mail = parse_message(b"\r\njust a body\r\n")
     assert mail.from_addr == "" and mail.subject == "" and mail.to == [] and mail.date is None
     assert mail.message_id == "" and mail.references == []
-    assert "just a body" in mail.text
+    assert "just a body" in mail.plain
 
 
 def test_dates() -> None:
@@ -94,17 +96,17 @@ def test_dates() -> None:
 
 def test_charset_fallbacks() -> None:
     # Declared us-ascii but really utf-8; declared utf-8 but really cp1252; unknown charset.
-    assert parse_message(simple("Grüße".encode(), content_type=b"text/plain; charset=us-ascii")).text == "Grüße"
-    assert parse_message(simple("“smart” café".encode("cp1252"))).text == "“smart” café"
-    assert parse_message(simple(b"caf\xe9", content_type=b"text/plain; charset=x-unknown")).text == "café"
-    assert parse_message(simple("Привет".encode("koi8-r"), content_type=b"text/plain; charset=koi8-r")).text \
+    assert parse_message(simple("Grüße".encode(), content_type=b"text/plain; charset=us-ascii")).plain == "Grüße"
+    assert parse_message(simple("“smart” café".encode("cp1252"))).plain == "“smart” café"
+    assert parse_message(simple(b"caf\xe9", content_type=b"text/plain; charset=x-unknown")).plain == "café"
+    assert parse_message(simple("Привет".encode("koi8-r"), content_type=b"text/plain; charset=koi8-r")).plain \
         == "Привет"
-    assert parse_message(simple(b"x", content_type=b"text/plain; charset=base64")).text == "x"
+    assert parse_message(simple(b"x", content_type=b"text/plain; charset=base64")).plain == "x"
 
 
 def test_bad_transfer_encodings() -> None:
-    assert isinstance(parse_message(simple(b"SGVsbG8=!!!notbase64\r\n===", cte=b"base64")).text, str)
-    assert parse_message(simple(b"caf=C3=A9 =ZZ bad=\r\nend", cte=b"quoted-printable")).text.startswith("café")
+    assert isinstance(parse_message(simple(b"SGVsbG8=!!!notbase64\r\n===", cte=b"base64")).plain, str)
+    assert parse_message(simple(b"caf=C3=A9 =ZZ bad=\r\nend", cte=b"quoted-printable")).plain.startswith("café")
 
 
 def test_multipart_alternative_prefers_plain_and_keeps_html() -> None:
@@ -113,16 +115,16 @@ def test_multipart_alternative_prefers_plain_and_keeps_html() -> None:
     msg.set_content("Plain reply\n")
     msg.add_alternative("<p>HTML reply</p>", subtype="html")
     mail = parse_message(msg.as_bytes())
-    assert mail.text == "Plain reply\n"
-    assert not mail.text_from_html
+    assert mail.plain == "Plain reply\n"
+    assert body_text(mail) == "Plain reply\n"
     assert mail.html is not None and "HTML reply" in mail.html
     assert mail.attachments == []
 
 
 def test_html_only_is_converted() -> None:
     mail = parse_message(simple(b"<div>Hi<br>there</div>", content_type=b"text/html; charset=utf-8"))
-    assert mail.text_from_html
-    assert mail.text == "Hi\nthere"
+    assert mail.plain == "" and mail.html == "<div>Hi<br>there</div>"  # parse gives the part as it is
+    assert body_text(mail) == "Hi\nthere"
 
 
 def test_empty_plain_falls_back_to_html() -> None:
@@ -130,7 +132,7 @@ def test_empty_plain_falls_back_to_html() -> None:
     msg.set_content("  \n")
     msg.add_alternative("<p>Real text</p>", subtype="html")
     mail = parse_message(msg.as_bytes())
-    assert mail.text == "Real text" and mail.text_from_html
+    assert body_text(mail) == "Real text"
 
 
 def test_attachments_inline_images_and_named_text_parts() -> None:
@@ -147,7 +149,7 @@ def test_attachments_inline_images_and_named_text_parts() -> None:
     inner.set_content("inner body")
     msg.add_attachment(inner)
     mail = parse_message(msg.as_bytes())
-    assert mail.text == "See attached\n"
+    assert mail.plain == "See attached\n"
     by_name = {a.filename: a for a in mail.attachments}
     assert set(by_name) == {"logo.png", "report.pdf", "log.txt", "message.eml"}
     assert by_name["logo.png"].content_id == "logo1" and by_name["logo.png"].inline
@@ -161,20 +163,20 @@ def test_broken_mime() -> None:
     raw = (b"Content-Type: multipart/mixed; boundary=zzz\r\n\r\n--zzz\r\nContent-Type: text/plain\r\n\r\n"
            b"part one\r\n--zzz\r\nContent-Type: image/png\r\n")  # no closing boundary, truncated part
     mail = parse_message(raw)
-    assert "part one" in mail.text
+    assert "part one" in mail.plain
 
 
 def test_format_flowed_unwrapped() -> None:
     body = b"This is a long \r\nline that wraps.\r\n> quoted \r\n> more\r\n-- \r\nsig"
     mail = parse_message(simple(body, content_type=b"text/plain; charset=utf-8; format=flowed"))
-    assert mail.text.split("\n")[:3] == ["This is a long line that wraps.", "> quoted more", "-- "]
+    assert mail.plain.split("\n")[:3] == ["This is a long line that wraps.", "> quoted more", "-- "]
 
 
 @settings(max_examples=200, deadline=None)
 @given(st.binary(max_size=2000))
 def test_arbitrary_bytes_never_raise(raw: bytes) -> None:
     mail = parse_message(raw)
-    assert isinstance(mail.text, str)
+    assert isinstance(mail.plain, str)
     assert isinstance(extract_reply(raw, SEP, [REPLY_ADDR]), str)
 
 
@@ -187,7 +189,7 @@ def test_arbitrary_bytes_never_raise(raw: bytes) -> None:
 ]), max_size=60))
 def test_mime_shaped_noise_never_raises(chunks: list[bytes]) -> None:
     raw = b"".join(chunks)
-    assert isinstance(parse_message(raw).text, str)
+    assert isinstance(parse_message(raw).plain, str)
     assert isinstance(extract_reply(raw, SEP, [REPLY_ADDR]), str)
 
 
@@ -222,6 +224,37 @@ def test_extract_html_only_reply() -> None:
     )
     raw = simple(html.encode(), content_type=b"text/html; charset=utf-8")
     assert extract_reply(raw, SEP, [REPLY_ADDR]) == "Works for me."
+
+
+def test_extract_converts_html_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Parse hands the HTML over as it is; extract cuts the quote and converts it, once."""
+    renders: list[str] = []
+    real_result = html2text._Renderer.result
+
+    def counting_result(self: html2text._Renderer) -> str:  # a spy on the pure converter
+        text = real_result(self)
+        renders.append(text)
+        return text
+
+    monkeypatch.setattr(html2text._Renderer, "result", counting_result)
+    html = (
+        '<div dir="ltr">Works for me.</div><div id="divRplyFwdMsg"><b>From:</b> Forum<br><b>Sent:</b> Monday'
+        '<br><b>To:</b> Alice</div><div>Alice said hi</div>'
+    )
+    for raw in (simple(html.encode(), content_type=b"text/html; charset=utf-8"),
+                _alternative(" \r\n", html)):  # a blank plain part counts as none
+        renders.clear()
+        assert extract_reply(raw, SEP, [REPLY_ADDR]) == "Works for me."
+        assert renders == ["Works for me."]  # converted once, after the quote was cut
+
+
+def _alternative(plain: str, html: str) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = "alice@example.com"
+    msg["Subject"] = "Re: Task 42"
+    msg.set_content(plain)
+    msg.add_alternative(html, subtype="html")
+    return msg.as_bytes()
 
 
 def test_extract_forward_subject_keeps_forwarded_content() -> None:

@@ -1,0 +1,113 @@
+"""Where a quoted original begins in a reply: the attribution ("On <date>, X wrote:",
+in many languages, wrapped over up to four lines), Outlook's "From: / Sent: / To:"
+header block, and the "-----Original Message-----" line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from forummail import quote_patterns as qp
+from forummail.reply_lines import clean_line, is_blank, is_original_line, is_quoted, join_lines
+
+_MAX_WINDOW = 500  # longest attribution we try to match, in characters
+
+
+@dataclass(frozen=True)
+class Span:
+    start: int  # first line of the quote header
+    end: int  # line after it
+    kind: str  # attribution | header | original
+    weak: bool  # only trusted when quoted lines follow
+
+
+def find_spans(lines: list[str], start: int, limit: int) -> list[Span]:
+    """Quote headers among the unquoted lines in [start, limit), in order."""
+    spans: list[Span] = []
+    i = start
+    while i < limit:
+        if is_quoted(lines[i]) or is_blank(lines[i]):
+            i += 1
+            continue
+        if is_original_line(lines[i]):
+            spans.append(Span(i, i + 1, "original", False))
+            i += 1
+            continue
+        end = header_block_end(lines, i, limit)
+        if end is not None:
+            spans.append(Span(i, end, "header", False))
+            i = end
+            continue
+        found = _attribution_ending_at(lines, i, spans[-1].end if spans else start)
+        if found is not None:
+            first, weak = found
+            spans.append(Span(first, i + 1, "attribution", weak))
+        i += 1
+    return spans
+
+
+def _attribution_ending_at(lines: list[str], e: int, floor: int) -> tuple[int, bool] | None:
+    """If an attribution ("On ..., X wrote:") ends at line ``e``, its first line and weakness."""
+    last = clean_line(lines[e])
+    if not last or len(last) > _MAX_WINDOW or last[-1] not in ":：":
+        return None
+    matches: list[tuple[int, bool]] = []
+    for s in range(e, max(floor, e - 3) - 1, -1):
+        if s < e and (is_quoted(lines[s]) or is_blank(lines[s])):
+            break
+        window = join_lines(lines[s:e + 1])
+        if len(window) > _MAX_WINDOW:
+            break
+        weak = _attribution_strength(window)
+        if weak is not None:
+            matches.append((s, weak))
+    if not matches:
+        return None
+    # The attribution starts at a line that looks like a start ("On ...", "Am ...", a
+    # date); without one, the shortest window wins, so no text above is eaten.
+    for s, weak in matches:
+        if qp.ATTRIBUTION_LEADS_RE.match(clean_line(lines[s])):
+            return s, weak
+    return matches[0]
+
+
+def _attribution_strength(window: str) -> bool | None:
+    """None if ``window`` is no attribution; else whether it is weak (needs a quote after)."""
+    has_date_or_address = bool(qp.DIGIT_RE.search(window) or qp.EMAIL_RE.search(window))
+    if (
+        qp.ATTRIBUTION_RE.fullmatch(window)
+        or qp.CJK_ATTRIBUTION_RE.fullmatch(window)
+        or qp.QUOTING_RE.fullmatch(window)
+    ):
+        return not has_date_or_address
+    if len(window) <= 250 and qp.EMAIL_RE.search(window) and qp.DIGIT_RE.search(window):
+        return True
+    return None
+
+
+def header_block_end(lines: list[str], i: int, limit: int) -> int | None:
+    """If an Outlook-style header block starts at line ``i``, the line after it."""
+    if i >= limit or is_quoted(lines[i]) or not qp.HEADER_LINE_RE.fullmatch(clean_line(lines[i])):
+        return None
+    roles: set[str] = set()
+    j = i
+    last = i
+    while j < limit:
+        if is_quoted(lines[j]) or is_blank(lines[j]):
+            break
+        match = qp.HEADER_LINE_RE.fullmatch(clean_line(lines[j]))
+        if match:
+            roles.add(qp.HEADER_LABELS.get(match.group("label").lower(), "other"))
+            last = j
+            j += 1
+            continue
+        # A wrapped value ("To: a <\nb@c>"): continuation lines between two header lines.
+        ahead = next(
+            (k for k in range(j + 1, min(j + 3, limit)) if qp.HEADER_LINE_RE.fullmatch(clean_line(lines[k]))), None
+        )
+        if ahead is None:
+            break
+        j = ahead
+    if "from" in roles and (len(roles) >= 3 or "sent" in roles):
+        return last + 1
+    return None
