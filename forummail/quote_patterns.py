@@ -103,7 +103,7 @@ HEADER_LINE_RE = re.compile(
 )
 
 # A line made only of rule characters: an <hr> rendered as text, Outlook's underscores.
-SEPARATOR_LINE_RE = re.compile(r"[ \t]*(?:[-_=*~—–]{3,}|[-_=*~—–][ -_=*~—–]{4,})[ \t]*")
+SEPARATOR_LINE_RE = re.compile(r"[ \t]*(?:[-_=*~—–]{3,}|[-_=*~—–][ \-_=*~—–]{4,})[ \t]*")
 
 # Mobile and webmail signatures ("Sent from my iPhone", "Von meinem iPhone gesendet").
 MOBILE_SIGNATURE_RE = re.compile(

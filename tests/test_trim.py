@@ -329,3 +329,10 @@ def test_long_lines_are_fast() -> None:
     start = time.monotonic()
     assert trim(text) == "Short answer."
     assert time.monotonic() - start < 2
+
+
+def test_lines_that_start_with_a_rule_character_are_words_not_rules() -> None:
+    # The rule-line pattern's unescaped "-" made a range from space to "_", so a
+    # signature initial or a spreadsheet formula counted as a rule and was cut.
+    assert trim_reply("Please ship it.\n\n-JOHN SMITH").text == "Please ship it.\n\n-JOHN SMITH"
+    assert trim_reply("Result is\n=SUM(A1:B2)").text == "Result is\n=SUM(A1:B2)"
