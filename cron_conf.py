@@ -54,7 +54,7 @@ OPTS = {
 	, 'smtp_recipients_per_minute' : 0 # at most this many recipients a minute (0-10,000,000; default 0: no limit)
 	, 'smtp_recipients_per_day' : 0    # at most this many recipients in any 24 hours (0-10,000,000; default 0: no limit)
 	, 'smtp_aside_seconds' : 300       # a server that failed is left aside this long, by every run (1-86400 seconds; default 300)
-	, 'smtp_servers' : None            # several servers instead of MAIL_SMTP, mail spread over the enabled ones: a list of dicts, see the README, Delivery at scale (default None: MAIL_SMTP)
+	, 'smtp_servers' : None            # several servers instead of MAIL_SMTP, mail spread over the enabled ones: a list of dicts, see docs/guide.md, Delivery at scale (default None: MAIL_SMTP)
 	# e.g. [{'description': 'o365', 'host': 'smtp.office365.com', 'port': 587, 'tls': True, 'login': 'x@example.com',
 	#        'password': '', 'preset': 'office365', 'max_connections': 3, 'enabled': True},
 	#       {'description': 'relay', 'host': 'relay.example.com', 'per_minute': 600, 'max_connections': 4}]

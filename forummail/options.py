@@ -183,7 +183,7 @@ OPTS: tuple[Option, ...] = (
     _int("smtp_aside_seconds", 300, 1, 86400, "seconds", "a server that failed is left aside this long, by "
          "every run", "sending", server=True),
     Option("smtp_servers", list, None, "several servers instead of MAIL_SMTP, mail spread over the enabled "
-           "ones: a list of dicts, see the README, Delivery at scale", "sending", shown="None: MAIL_SMTP",
+           "ones: a list of dicts, see docs/guide.md, Delivery at scale", "sending", shown="None: MAIL_SMTP",
            server=True),
     Option("mail_log", str, "", "log file, one greppable line per event; its folder must exist and be "
            "writable", "general", shown="empty: no log file"),
@@ -300,7 +300,7 @@ def markdown() -> str:
         out += ["| `%s` | %s | %s | %s |" % (o.name, _meaning(o), _md(o.range_text or _kind(o)), _md(o.default_text))
                 for o in rows]
     out += ["", "### An entry of `smtp_servers`", "",
-            "A dict with these keys (see [Delivery at scale](../README.md#delivery-at-scale)):", "",
+            "A dict with these keys (see [Delivery at scale](guide.md#delivery-at-scale)):", "",
             "| key | meaning |", "| --- | --- |"]
     out += ["| `%s` | %s |" % (key, _md(text)) for key, text in SERVER_KEYS.items()]
     out += ["", "Keys no longer read, refused with what to write instead:", ""]
