@@ -205,7 +205,9 @@ def test_member_tied_by_token_gets_a_neutral_answer_once_a_day(
     subject, body = forum.conn.execute("SELECT subject, body FROM notifications WHERE kind = 'reply-rejected'"
                                        ).fetchone()  # type: ignore[misc]
     assert subject == "Your email was not posted"
-    assert "PILLS" not in body and "spam.example" not in body and "Message-ID <" in body
+    assert "PILLS" not in body and "spam.example" not in body and "Message-ID" not in body
+    first = forum.conn.execute("SELECT min(id) FROM inbound_emails").fetchone()
+    assert first is not None and "(our reference: inbound email %d)" % first[0] in body
     assert "ask the forum's administrator" in body
 
 
@@ -402,6 +404,23 @@ def test_postfix_rule_and_parser_agree(parts: list[str]) -> None:
     value = "".join(parts)
     if ours_re(OURS).match(value):
         assert _postfix_rule(OURS).match("Authentication-Results:" + value)
+
+
+def test_refusal_notice_names_the_email_by_date_and_our_number_only(
+        tenv: Env, pop: DovecotServer, forum: Forum, sent: dict[str, int]) -> None:
+    # 5. Bob's leaked notification, a forged From, and words in the Message-ID meant for Bob.
+    bait = "<URGENT.your-forum-password-expired.login-at.http://evil.example/reset@evil.example>"
+    forged = gmail_reply(notification_for(tenv, "bob@example.com"), "cat@example.com", "hello")
+    head, sep, body = forged.partition(b"\n\n")
+    forged = re.sub(rb"\nMessage-ID: [^\n]*", b"\nMessage-ID: " + bait.encode(), head) + sep + body
+    pop.deliver(forged)
+    assert tenv.run("fetch_replies.py").returncode == 0
+    assert inbound(forum) == [("rejected", MISMATCH)]
+    row = forum.conn.execute("SELECT recipient, body FROM notifications WHERE kind = 'reply-rejected'").fetchone()
+    assert row is not None and row[0] == "bob@example.com"
+    assert "URGENT" not in row[1] and "evil.example" not in row[1] and "password" not in row[1]
+    number = forum.conn.execute("SELECT id FROM inbound_emails").fetchone()
+    assert number is not None and "(our reference: inbound email %d)" % number[0] in row[1]
 
 
 def test_the_database_folds_addresses_as_identity_does(forum: Forum, sent: dict[str, int]) -> None:
