@@ -7,9 +7,20 @@ removes those claiming its own id on mail from outside (RFC 8601 section 5);
 every other header, and every one below ours, was written by whoever sent
 the mail and is only a claim (RFC 8601 section 7.1).
 
+Only the plain form our server writes counts as ours: optional white space,
+the bare authserv-id (any ASCII case), an optional version, then ``;``
+(``ours_re``).  The receiving server's rule that strips forged headers (the
+README's Postfix ``header_checks`` line) matches at least that form, so a
+header the sender wrote in it never reaches us; a quoted id, a comment before
+it, a trailing dot or an encoded word would slip past such a rule, so those
+headers are someone else's and prove nothing.
+
 That header proves the sender when it says ``dmarc=pass`` for the ``From``
 domain, or ``dkim=pass`` for a signing domain aligned with it (RFC 7489
-section 3.1.1).  It disproves it when it says ``dmarc=fail``.
+section 3.1.1).  It disproves it when it says ``dmarc=fail``.  Domains are
+compared as DNS names (``identity.domain_key``): an internationalised From
+domain is proven only where the header names it in A-labels, the one form
+that says which name was checked.
 
 We read the header ourselves rather than with the ``authres`` package: on
 real headers that package drops the whole header at a trailing ``;`` (as
@@ -22,9 +33,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from email.utils import getaddresses
 
-from .parse import ParsedMail
+from .identity import domain_key
+from .parse import ParsedMail, strip_comments
 
 PASS, FAIL, NONE = "pass", "fail", "none"
 
@@ -54,33 +65,6 @@ class Proof:
 
     verdict: str
     detail: str
-
-
-def _strip_comments(value: str) -> str | None:
-    """The value without its (nested) comments; None when they do not close (RFC 5322 section 3.2.2)."""
-    out: list[str] = []
-    depth = 0
-    quoted = escaped = False
-    for ch in value:
-        if escaped:
-            escaped = False
-        elif ch == "\\" and (quoted or depth):
-            escaped = True
-        elif quoted:
-            quoted = ch != '"'
-        elif ch == "(":
-            depth += 1
-            continue
-        elif ch == ")":
-            if depth == 0:
-                return None
-            depth -= 1
-            ch = " "
-        elif depth == 0 and ch == '"':
-            quoted = True
-        if depth == 0:
-            out.append(ch)
-    return None if depth or quoted else "".join(out)
 
 
 def _split(value: str) -> list[str]:
@@ -117,7 +101,7 @@ def authserv_id(value: str) -> str:
     (``spf=pass (sender IP is ...) ...``): such a header cannot be told
     apart from one the sender wrote, so it names no id.
     """
-    text = _strip_comments(value)
+    text = strip_comments(value)
     if text is None:
         text = value.partition("(")[0]
     first = text.split(";", 1)[0].split()
@@ -128,7 +112,7 @@ def authserv_id(value: str) -> str:
 
 def parse(value: str) -> Header | None:
     """One ``Authentication-Results`` value (RFC 8601 section 2.2); None if unreadable."""
-    text = _strip_comments(value)
+    text = strip_comments(value)
     if text is None:
         return None
     segments = _split(_EQUALS_RE.sub("=", text))
@@ -152,33 +136,26 @@ def parse(value: str) -> Header | None:
     return Header(head, results)
 
 
-def _domain(value: str) -> str:
-    """A domain from ``example.org``, ``@example.org`` or ``bob@example.org``, normalised."""
-    domain = _unquote(value.strip()).rpartition("@")[2].strip().rstrip(".").lower()
-    if not domain.isascii():
-        try:
-            domain = domain.encode("idna").decode("ascii")
-        except UnicodeError:
-            return ""
-    return domain
+def _claimed(value: str) -> str:
+    """A domain a result names (``header.from``, ``header.d``, ``header.i``), as a DNS name.
+
+    Only ASCII: a U-label does not say which DNS name the server checked
+    (IDNA 2003 maps ``straße`` to ``strasse``, IDNA 2008 does not).
+    """
+    value = _unquote(value.strip())
+    return domain_key(value) if value.isascii() else ""
 
 
 def from_domain(mail: ParsedMail) -> str:
-    """The domain of the one ``From`` address; "" when there are several, or none with a domain.
+    """The domain of the one ``From`` address, as a DNS name; "" when From does not name exactly one.
 
-    Read from the raw header: decoding encoded words first could merge or split
-    addresses (RFC 2047 section 5).
+    ``mail.from_addr`` is the address members are matched by; ``from_sole``
+    says every reading of the header found that one address and no other
+    (parse.py), so the domain proven is that address's, local part and all.
     """
-    raws = [str(v) for k, v in mail.message.raw_items() if k.lower() == "from"]
-    if len(raws) != 1:
+    if not mail.from_sole or "@" not in mail.from_addr:
         return ""
-    addresses = [a for _, a in getaddresses(raws) if a]
-    if len(addresses) != 1 or "@" not in addresses[0]:
-        return ""
-    domain = _domain(addresses[0])
-    # The address we match members by must be the one proven: where the two
-    # readings of a malformed header differ, neither is believed.
-    return domain if domain and domain == _domain(mail.from_addr) else ""
+    return domain_key(mail.from_addr)
 
 
 def _aligned(signer: str, domain: str) -> bool:
@@ -192,15 +169,25 @@ def _aligned(signer: str, domain: str) -> bool:
     return bool(signer) and "." in signer and (domain == signer or domain.endswith("." + signer))
 
 
+def ours_re(server_id: str) -> re.Pattern[str]:
+    """The start of a header our server wrote: white space, the bare id, an optional version, ``;``.
+
+    ASCII-only case folding: ``re.IGNORECASE`` alone lets ``k`` match U+212A.
+    """
+    return re.compile(r"[ \t\r\n]*%s(?:[ \t\r\n]+[0-9]+)?[ \t\r\n]*;" % re.escape(server_id),
+                      re.ASCII | re.IGNORECASE)
+
+
 def ours(mail: ParsedMail, server_id: str) -> tuple[Header | None, str]:
     """The topmost header of our server, parsed, with a note when there is none or it is unreadable."""
+    start = ours_re(server_id)
     for name, value in mail.message.raw_items():
         if name.lower() != "authentication-results":
             continue
         # Raw, not decoded: an encoded word must not turn a claim into our id.
-        text = " ".join(str(value).split())
-        if authserv_id(text) != server_id:
+        if not start.match(str(value)):
             continue
+        text = " ".join(str(value).split())
         header = parse(text)
         return header, "" if header else "the Authentication-Results of %s is unreadable" % server_id
     return None, "no Authentication-Results of %s" % server_id
@@ -208,7 +195,7 @@ def ours(mail: ParsedMail, server_id: str) -> tuple[Header | None, str]:
 
 def check(mail: ParsedMail, server_id: str) -> Proof:
     """What our own receiving server (authserv-id ``server_id``) proves about the From domain."""
-    server_id = server_id.strip().lower().rstrip(".")
+    server_id = server_id.strip().rstrip(".")
     if not server_id:
         return Proof(NONE, "OPTS['replier_authserv_id'] is not set: only a reply token proves the sender")
     header, note = ours(mail, server_id)
@@ -221,11 +208,11 @@ def check(mail: ParsedMail, server_id: str) -> Proof:
     if not domain:
         return Proof(NONE, "From does not name exactly one address with a domain")
     for r in dmarc:
-        if r.result == "pass" and domain in [_domain(v) for v in r.props.get("header.from", [])]:
+        if r.result == "pass" and domain in [_claimed(v) for v in r.props.get("header.from", [])]:
             return Proof(PASS, "%s says dmarc=pass for %s" % (server_id, domain))
     for r in header.results:
         if r.method == "dkim" and r.result == "pass":
-            signers = [_domain(v) for v in r.props.get("header.d", []) + r.props.get("header.i", [])]
+            signers = [_claimed(v) for v in r.props.get("header.d", []) + r.props.get("header.i", [])]
             if any(_aligned(s, domain) for s in signers):
                 return Proof(PASS, "%s says dkim=pass aligned with %s" % (server_id, domain))
     return Proof(NONE, "%s says no dmarc=pass or aligned dkim=pass for %s" % (server_id, domain))

@@ -4,13 +4,16 @@ The task is found, in order, by the reply token in a recipient address (To,
 Cc, Delivered-To, X-Original-To), by the token in In-Reply-To/References
 (for mail servers without sub-addressing), by our own ids in those headers,
 then by the ``[#N]`` tag in the subject.  The sender must be the user the
-token was issued to (case folded), active, in a universe that allows email
-replies, and still a follower of the task.
+token was issued to (compared by ``identity.address_key``), active, in a
+universe that allows email replies, and still a follower of the task.
 
 ``From`` is free text: without a valid token issued to its address, only
 the administrator's own receiving server can vouch for it (authresults.py).
-The thread and subject fallbacks serve only mail it vouches for.  A refusal
-names the member the proof ties the mail to, if any: only they are answered.
+The thread and subject fallbacks serve only mail it vouches for.  A From
+that does not name exactly one address, read the same by every reading
+(``ParsedMail.from_sole``), proves nobody on any path: a token or a proof
+for one reading must not post as the member of another.  A refusal names
+the member the proof ties the mail to, if any: only they are answered.
 """
 
 from __future__ import annotations
@@ -24,12 +27,14 @@ import psycopg
 
 from . import authresults, store
 from . import token as reply_token
+from .identity import address_key
 from .parse import ParsedMail
 from .settings import Settings
 
 _SUBJECT_TAG = re.compile(r"\[#(\d{1,18})\]")
 NOT_PROVEN = "the sender's address could not be verified"
 DMARC_FAILED = "the sender's domain failed its DMARC check"
+FROM_UNCLEAR = "the From header does not name exactly one address"
 
 
 class Refusal(Exception):
@@ -110,7 +115,8 @@ def find(conn: psycopg.Connection, mail: ParsedMail, settings: Settings,
     today = today or date.today()
     proof = authresults.check(mail, settings.replies.replier_authserv_id)
     tokens = recipient_tokens(mail, settings.replies.replier_from_addr) or thread_tokens(mail)
-    sender = mail.from_addr.strip().lower()
+    sender = address_key(mail.from_addr) if mail.from_sole else ""
+    unclear = "From: %s" % mail.header("From")[:200]
     if tokens:
         problem: Refusal | None = None
         for tok in tokens:
@@ -124,7 +130,12 @@ def find(conn: psycopg.Connection, mail: ParsedMail, settings: Settings,
                     problem = Refusal("the reply address is not valid", "token is %s" % exc.reason)
                 continue
             replier = store.inbound.replier_by_id(conn, data.user_id, data.task_id)
-            if replier is None or replier.email.strip().lower() != sender:
+            if replier is not None and not sender:
+                # Bob's token beside an unclear From (two addresses, or one read two
+                # ways): the token is Bob's, the author may not be.  Bob is told.
+                problem = Refusal(FROM_UNCLEAR, "token for user %d; %s" % (data.user_id, unclear), replier)
+                continue
+            if replier is None or address_key(replier.email) != sender:
                 # A forwarded notification or a forged From: the token's user is told.
                 problem = Refusal(
                     "the reply came from an address the notification was not sent to",
@@ -137,6 +148,8 @@ def find(conn: psycopg.Connection, mail: ParsedMail, settings: Settings,
         raise problem
     if proof.verdict == authresults.FAIL:
         raise Refusal(DMARC_FAILED, proof.detail)
+    if not sender:
+        raise Refusal(FROM_UNCLEAR, unclear)
     task_id = thread_task(conn, mail, settings.domain)
     how = "thread"
     if task_id is None:

@@ -56,8 +56,11 @@ class ParsedMail:
 
     message: EmailMessage
     message_id: str = ""
-    from_addr: str = ""
+    from_addr: str = ""  # the address mail clients show; see from_sole before trusting it
     from_name: str = ""
+    # True only when there is one From header naming one address, read the same by
+    # every reading (parse._sole_from): only then can from_addr be anybody's identity.
+    from_sole: bool = False
     subject: str = ""
     to: list[str] = field(default_factory=list)
     cc: list[str] = field(default_factory=list)
@@ -137,6 +140,7 @@ def _parse_headers(message: EmailMessage) -> ParsedMail:
         message_id=_first_msgid(_header_text(message, "Message-ID")),
         from_addr=from_addr,
         from_name=from_name,
+        from_sole=bool(from_addr) and _sole_from(message, from_addr),
         subject=_header_text(message, "Subject"),
         to=[a for a, _ in _addresses(message, "To")],
         cc=[a for a, _ in _addresses(message, "Cc")],
@@ -197,12 +201,7 @@ def _addresses(message: Message, name: str) -> list[tuple[str, str]]:
     try:
         raws = [str(v) for k, v in message.raw_items() if k.lower() == name.lower()]
         for header, raw in zip(message.get_all(name) or [], raws, strict=False):
-            pairs = []
-            for address in getattr(header, "addresses", ()):
-                spec = _clean_header(str(address.addr_spec or ""))
-                if "@" in spec.strip("@"):
-                    pairs.append((spec, _clean_header(str(address.display_name or ""))))
-            found += _angle_addresses(pairs, raw)
+            found += _angle_addresses(_structured(header), raw)
         if found:
             return found
     except Exception:
@@ -212,19 +211,73 @@ def _addresses(message: Message, name: str) -> list[tuple[str, str]]:
     # _victim@example.org?=") add an address of its own.
     raws = [str(v) for k, v in message.raw_items() if k.lower() == name.lower()]
     for value in (_clean_header(v) for v in raws):
-        angles = _ANGLE_RE.findall(_QUOTED_RE.sub("", value))
+        angles = _angles(value)
         if angles:  # a malformed header: the <addresses> are what clients show and answer
             found += [(_clean_header(a), "") for a in angles]
             continue
-        try:
-            pairs = getaddresses([value])
-        except Exception:
-            pairs = []
-        for display, spec in pairs:
-            spec = _clean_header(spec)
-            if spec and "@" in spec and "=?" not in spec:
-                found.append((spec, _clean_header(_decode_words(display))))
+        for display, spec in _legacy(value):
+            found.append((spec, _clean_header(_decode_words(display))))
     return found
+
+
+def _structured(header: object) -> list[tuple[str, str]]:
+    """The email package's reading (RFC 5322 grammar, comments and all) of one address header."""
+    pairs = []
+    for address in getattr(header, "addresses", ()):
+        spec = _clean_header(str(address.addr_spec or ""))
+        if "@" in spec.strip("@"):
+            pairs.append((spec, _clean_header(str(address.display_name or ""))))
+    return pairs
+
+
+def _legacy(value: str) -> list[tuple[str, str]]:
+    """``email.utils.getaddresses``'s reading: (display name, address) with an "@", not decoded."""
+    try:
+        pairs = getaddresses([value])
+    except Exception:
+        return []
+    return [(display, _clean_header(spec)) for display, spec in pairs
+            if spec and "@" in spec and "=?" not in spec]
+
+
+def strip_comments(value: str) -> str | None:
+    """``value`` with each (nested) comment replaced by a space; None when one does not close.
+
+    RFC 5322 section 3.2.2: a comment is free text in parentheses, may nest and
+    may hold quoted-pairs; parentheses inside a quoted string are text.
+    Nothing in a comment is ever an address or an authserv-id.
+    """
+    out: list[str] = []
+    depth = 0
+    quoted = escaped = False
+    for ch in value:
+        if escaped:
+            escaped = False
+        elif ch == "\\" and (quoted or depth):
+            escaped = True
+        elif quoted:
+            quoted = ch != '"'
+        elif ch == "(":
+            depth += 1
+            continue
+        elif ch == ")":
+            if depth == 0:
+                return None
+            depth -= 1
+            ch = " "
+        elif depth == 0 and ch == '"':
+            quoted = True
+        if depth == 0:
+            out.append(ch)
+    return None if depth or quoted else "".join(out)
+
+
+def _angles(raw: str) -> list[str]:
+    """The ``<addresses>`` of a header as mail clients find them: outside comments and quoted strings."""
+    text = strip_comments(raw)
+    # An unclosed comment or quote: a malformed header, read as best we can;
+    # from_sole never believes it (_sole_from).
+    return _ANGLE_RE.findall(_QUOTED_RE.sub("", raw if text is None else text))
 
 
 def _angle_addresses(pairs: list[tuple[str, str]], raw: str) -> list[tuple[str, str]]:
@@ -234,12 +287,38 @@ def _angle_addresses(pairs: list[tuple[str, str]], raw: str) -> list[tuple[str, 
     like an address, unquoted) is parsed by ``email`` as bob's address, while
     every client shows, and answers, mallory's: a forged sender that passes
     DMARC.  Where each parsed address has its ``<...>``, those are the addresses.
+    An address inside a comment (``(<bob@example.com>) mallory@example.com``)
+    is text, never an address.
     """
-    angles = _ANGLE_RE.findall(_QUOTED_RE.sub("", raw))
+    angles = _angles(raw)
     if len(angles) != len(pairs) or [a.lower() for a in angles] == [p.lower() for p, _ in pairs]:
         return pairs
     return [(_clean_header(angle), display or (spec if spec.lower() != angle.lower() else ""))
             for angle, (spec, display) in zip(angles, pairs, strict=True)]
+
+
+def _sole_from(message: Message, from_addr: str) -> bool:
+    """Does From name exactly ``from_addr`` and nothing else, whoever reads it?
+
+    Three readings of the one raw From header must each find exactly that one
+    address, character for character: the email package's (RFC 5322 grammar),
+    the ``<address>`` outside comments and quoted strings that mail clients
+    show, and ``getaddresses``.  A header they read differently
+    (``bob@example.com <mallory@evil.example>``), with several addresses, or
+    with a comment or quote that does not close proves nobody: a proof of
+    one reading must not post as the member of another.
+    """
+    try:
+        raws = [str(v) for k, v in message.raw_items() if k.lower() == "from"]
+        headers = message.get_all("From") or []
+        if len(raws) != 1 or len(headers) != 1 or strip_comments(raws[0]) is None:
+            return False
+        structured = [spec for spec, _ in _structured(headers[0])]
+        angles = [_clean_header(a) for a in _angles(raws[0])]
+        legacy = [spec for _, spec in _legacy(raws[0])]
+    except Exception:
+        return False
+    return structured == [from_addr] and angles in ([], [from_addr]) and legacy == [from_addr]
 
 
 def _first_msgid(value: str) -> str:

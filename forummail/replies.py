@@ -160,7 +160,7 @@ class Intake:
 
         r = s.replies
         if len(raw) > r.replier_max_message_bytes:
-            return self._refuse(finish, mail, raw, match.Refusal(
+            return self._refuse(finish, inbound_id, mail, raw, match.Refusal(
                 "the email is too large", "%d bytes, limit %d" % (len(raw), r.replier_max_message_bytes),
                 self._member(mail)))
         if self.source == "pop3" and mail.date and mail.date < self.now() - timedelta(days=r.replier_max_age_days):
@@ -173,14 +173,14 @@ class Intake:
         try:
             found = match.find(self.conn, mail, s, self.secrets, self.now().date())
         except match.Refusal as refusal:
-            return self._refuse(finish, mail, raw, refusal)
+            return self._refuse(finish, inbound_id, mail, raw, refusal)
         too_complex = self._mime_limits(raw, found.member)
         if too_complex is not None:
-            return self._refuse(finish, mail, raw, too_complex)
+            return self._refuse(finish, inbound_id, mail, raw, too_complex)
         mail = parse_body(mail, raw)  # only now: the sender may post here, the structure is sane
         text, notes, kept = self._content(mail, found)
         if not text.strip() and not kept:
-            return self._refuse(finish, mail, raw, match.Refusal(
+            return self._refuse(finish, inbound_id, mail, raw, match.Refusal(
                 "the reply is empty", "nothing was left after removing the quoted original", found.member))
         body = clean(text + ("\n\n" + "\n".join(notes) if notes else "")).strip()
         message_id = store.inbound.post_message(self.conn, found.task_id, found.user_id, body)
@@ -233,7 +233,7 @@ class Intake:
         except match.Refusal as refusal:
             return refusal.member
 
-    def _refuse(self, finish: Callable[..., Decision], mail: ParsedMail, raw: bytes,
+    def _refuse(self, finish: Callable[..., Decision], inbound_id: int, mail: ParsedMail, raw: bytes,
                 refusal: match.Refusal) -> Decision:
         """Keep the raw email; explain, once a day, only to the member the proof ties it to.
 
@@ -250,7 +250,7 @@ class Intake:
         if member and address and not automatic and not autoreply.never_answer(address) \
                 and not store.inbound.explained_recently(self.conn, member.user_id, refusal.reason):
             store.outgoing.enqueue(self.conn, address, "Your email was not posted",
-                          explanation(refusal.reason, mail.date, mail.message_id), "reply-rejected")
+                          explanation(refusal.reason, mail.date, inbound_id), "reply-rejected")
             answered = True
         log.info("email %s refused: %s (%s)", mail.message_id or "without Message-ID", refusal.reason,
                  refusal.detail or "-")
@@ -307,17 +307,19 @@ def reply_text(mail: ParsedMail, settings: Settings, token: str | None = None) -
     return clean(text).strip()
 
 
-def explanation(reason: str, sent_at: datetime | None, message_id: str) -> str:
+def explanation(reason: str, sent_at: datetime | None, inbound_id: int) -> str:
     """The short answer a member gets when their email was refused.
 
-    Neutral: it names the email by date and Message-ID only, never by its
-    subject or text, so it carries nothing a forger wrote.
+    Neutral: it names the email by its date and our inbound record's number
+    (what ``manage.py inbound --show`` takes), never by its subject, text or
+    Message-ID, all of which the sender chose: a forger holding a member's
+    token must not make the forum mail that member words of the forger's
+    (``<URGENT.your-password-expired.login-at.http://evil.example/...>``).
     """
     which = "Your email"
     if sent_at:
         which += " of %s" % sent_at.strftime("%Y-%m-%d %H:%M %z").strip()
-    if message_id and len(message_id) <= 120:
-        which += " (Message-ID %s)" % message_id
+    which += " (our reference: inbound email %d)" % inbound_id
     return (
         "%s could not be posted to the forum: %s.\n\n"
         "Nothing was posted. To answer, reply to the most recent notification email you received for "

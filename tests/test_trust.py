@@ -7,21 +7,26 @@ or with another id, is what the sender wrote.
 
 from __future__ import annotations
 
+import re
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from forummail import match, settings
-from forummail.authresults import FAIL, NONE, PASS, authserv_id, check, parse
+from forummail import match, settings, store
+from forummail.authresults import FAIL, NONE, PASS, authserv_id, check, ours_re, parse
 from forummail.errors import ConfigError
+from forummail.identity import address_key, domain_key
 from forummail.parse import parse_message
 from tests.conftest import Env, Forum
 from tests.servers import DovecotServer
 from tests.test_replies import configure, gmail_reply, inbound, notification_for, posted
 
 OURS = "mx.forum.test"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -101,7 +106,7 @@ def test_forgeries_are_refused_and_recorded(tenv: Env, pop: DovecotServer, forum
                                                  "%s; dmarc=pass header.from=evil.example" % OURS),
                                           match.NOT_PROVEN),
         "two From addresses": (on_top(bare(tenv, "bob@example.com, eve@evil.example", "f11"), pass_bob),
-                               match.NOT_PROVEN),
+                               match.FROM_UNCLEAR),
         "dkim=pass by an unaligned signer": (on_top(bare(tenv, "bob@example.com", "f12"),
                                                     "%s; dkim=pass header.d=evil.example" % OURS),
                                              match.NOT_PROVEN),
@@ -200,7 +205,9 @@ def test_member_tied_by_token_gets_a_neutral_answer_once_a_day(
     subject, body = forum.conn.execute("SELECT subject, body FROM notifications WHERE kind = 'reply-rejected'"
                                        ).fetchone()  # type: ignore[misc]
     assert subject == "Your email was not posted"
-    assert "PILLS" not in body and "spam.example" not in body and "Message-ID <" in body
+    assert "PILLS" not in body and "spam.example" not in body and "Message-ID" not in body
+    first = forum.conn.execute("SELECT min(id) FROM inbound_emails").fetchone()
+    assert first is not None and "(our reference: inbound email %d)" % first[0] in body
     assert "ask the forum's administrator" in body
 
 
@@ -276,3 +283,164 @@ def test_replier_authserv_id_is_validated(tmp_path: Path, value: object, ok: boo
     with pytest.raises(ConfigError) as err:
         settings.load(str(path))
     assert any("OPTS['replier_authserv_id']" in p for p in err.value.problems)
+
+
+# --- the hostile tester's identity holes (pure-function checks at the end) -------------------
+
+PLACEHOLDER = "placeholder@sender.test"
+MISMATCH = "the reply came from an address the notification was not sent to"
+STRANGER = "the sender is not a user of this forum"
+
+
+def with_from(raw: bytes, value: str) -> bytes:
+    """``raw`` with its From header exactly ``value`` (email's generator would refold or refuse it)."""
+    head, sep, body = raw.partition(b"\n\n")
+    assert head.count(b"From: " + PLACEHOLDER.encode()) == 1
+    return head.replace(b"From: " + PLACEHOLDER.encode(), b"From: " + value.encode()) + sep + body
+
+
+def follower(forum: Forum, sent: dict[str, int], name: str, email: str) -> int:
+    user = forum.user(sent["universe"], name, email)
+    forum.conn.execute("INSERT INTO task_followers (task_id, user_id) VALUES (%s, %s)", (sent["task"], user))
+    return user
+
+
+def test_from_read_two_ways_or_naming_several_proves_nobody(
+        tenv: Env, pop: DovecotServer, forum: Forum, sent: dict[str, int]) -> None:
+    original = notification_for(tenv, "bob@example.com")
+    follower(forum, sent, "Kate", "kate@example.com")
+    follower(forum, sent, "Bernd", "bob@straße.example")
+    ours_pass = "%s; dmarc=pass header.from=example.com" % OURS
+    evil_pass = "%s; dmarc=pass header.from=evil.example" % OURS
+
+    def tokened(value: str, text: str) -> bytes:  # Bob's notification, forwarded: his token in To
+        return with_from(gmail_reply(original, PLACEHOLDER, text), value)
+
+    def threaded(value: str, text: str) -> bytes:  # no token: the task's thread id only
+        return with_from(thread_only(gmail_reply(original, PLACEHOLDER, text, to="replies@forum.test"),
+                                     sent["task"]), value)
+
+    cases = {
+        # 1. An address in a comment is text: the address is mallory's, and so is the proof.
+        "comment address, our pass, thread id": (on_top(threaded("(<bob@example.com>) mallory@example.com", "i1"),
+                                                        ours_pass), STRANGER),
+        "comment address, Bob's token": (on_top(tokened("(<bob@example.com>) mallory@example.com", "i2"),
+                                                evil_pass), MISMATCH),
+        "nested comment address, Bob's token": (tokened("cat@example.com (a (b) <bob@example.com>)", "i3"),
+                                                MISMATCH),
+        # 2. Several addresses: nobody, token or not.
+        "two addresses, Bob's token": (on_top(tokened("bob@example.com, Mallory <mallory@evil.example>", "i4"),
+                                              evil_pass), match.FROM_UNCLEAR),
+        "two addresses, our pass for the first": (on_top(threaded("bob@example.com, mallory@evil.example", "i5"),
+                                                         ours_pass), match.FROM_UNCLEAR),
+        # 3. KELVIN SIGN is not K; an IDN is proven only by the A-labels of the name checked.
+        "KELVIN SIGN": (on_top(threaded("\u212aate@example.com", "i6"), ours_pass), STRANGER),
+        "IDN, pass for its IDNA 2003 twin": (on_top(threaded("bob@straße.example", "i7"),
+                                                   "%s; dmarc=pass header.from=strasse.example" % OURS),
+                                            match.NOT_PROVEN),
+        "IDN, pass for a U-label": (on_top(threaded("bob@straße.example", "i8"),
+                                          "%s; dmarc=pass header.from=straße.example" % OURS), match.NOT_PROVEN),
+    }
+    for raw, _ in cases.values():
+        pop.deliver(raw)
+    assert tenv.run("fetch_replies.py").returncode == 0
+    assert posted(forum) == []
+    assert inbound(forum) == [("rejected", reason) for _, reason in cases.values()]
+
+
+def test_proven_senders_still_post_in_any_ascii_case_and_idn_in_a_labels(
+        tenv: Env, pop: DovecotServer, forum: Forum, sent: dict[str, int]) -> None:
+    original = notification_for(tenv, "bob@example.com")
+    bernd = follower(forum, sent, "Bernd", "bob@straße.example")
+
+    def threaded(value: str, text: str) -> bytes:
+        return with_from(thread_only(gmail_reply(original, PLACEHOLDER, text, to="replies@forum.test"),
+                                     sent["task"]), value)
+
+    pop.deliver(on_top(threaded("Bernd <bob@straße.example>", "idn"),
+                       "%s; dmarc=pass header.from=xn--strae-oqa.example" % OURS))
+    pop.deliver(on_top(threaded("BOB@EXAMPLE.COM (Bob)", "upper"), "%s; dmarc=pass header.from=example.com" % OURS))
+    assert tenv.run("fetch_replies.py").returncode == 0
+    assert posted(forum) == [(sent["task"], bernd, "idn"), (sent["task"], sent["bob"], "upper")]
+
+
+# 4. Only the plain form our server writes is ours; each of these slips past the strip rule.
+LOOKALIKES = ['"mx.forum.test"', "(x) mx.forum.test", "mx.forum.test.", "mx.forum.test (x)",
+              "mx.forum.test\u212a", "=?us-ascii?q?mx.forum.test?=", "mx.forum.test 1 (v)", "\\mx.forum.test"]
+
+
+def test_only_the_plain_form_of_our_header_is_ours(tenv: Env, pop: DovecotServer, forum: Forum,
+                                                   sent: dict[str, int]) -> None:
+    for i, head in enumerate(LOOKALIKES):
+        pop.deliver(on_top(bare(tenv, "bob@example.com", "look-alike %d" % i),
+                           "%s; dmarc=pass header.from=example.com" % head))
+    for i, head in enumerate(["\n mx.forum.test", "\tMX.forum.TEST 1\n ", "mx.forum.test"]):
+        pop.deliver(on_top(bare(tenv, "bob@example.com", "plain %d" % i), "%s;\n dmarc=pass header.from=example.com"
+                           % head).replace(b"Authentication-Results: \n", b"Authentication-Results:\n"))
+    assert tenv.run("fetch_replies.py").returncode == 0
+    assert inbound(forum) == [("rejected", match.NOT_PROVEN)] * len(LOOKALIKES) + [("posted", None)] * 3
+
+
+def _postfix_rule(server_id: str) -> re.Pattern[str]:
+    """The README's header_checks line for ``server_id``, as Postfix applies it (case-insensitive)."""
+    found = re.search(r"`/(\^Authentication-Results:[^`]*)/ IGNORE`", (ROOT / "README.md").read_text())
+    assert found, "the README has no header_checks rule"
+    pattern = found.group(1).replace(r"mx\.example\.com", re.escape(server_id))
+    return re.compile(pattern.replace("[[:space:]", "[\\s"), re.IGNORECASE)
+
+
+@pytest.mark.parametrize("value", ["mx.forum.test; dmarc=pass", "MX.Forum.Test 1; dmarc=pass",
+                                   "\r\n\tmx.forum.test\r\n ; dmarc=pass", *("%s; dmarc=pass" % h for h in LOOKALIKES)])
+def test_postfix_strips_every_header_we_would_believe(value: str) -> None:
+    believed = ours_re(OURS).match(value) is not None
+    stripped = _postfix_rule(OURS).match("Authentication-Results: " + value) is not None
+    assert stripped or not believed
+    assert believed == (value.lstrip().split(";")[0].split()[0].lower() == OURS and "(" not in value)
+
+
+@given(st.lists(st.sampled_from([" ", "\t", "\r\n ", "mx.forum.test", "MX.FORUM.TEST", "1", ".", ";", "(x)",
+                                 '"', "\\", "=?", "\u212a", "a", "-", "dmarc=pass"]), max_size=8))
+def test_postfix_rule_and_parser_agree(parts: list[str]) -> None:
+    value = "".join(parts)
+    if ours_re(OURS).match(value):
+        assert _postfix_rule(OURS).match("Authentication-Results:" + value)
+
+
+def test_refusal_notice_names_the_email_by_date_and_our_number_only(
+        tenv: Env, pop: DovecotServer, forum: Forum, sent: dict[str, int]) -> None:
+    # 5. Bob's leaked notification, a forged From, and words in the Message-ID meant for Bob.
+    bait = "<URGENT.your-forum-password-expired.login-at.http://evil.example/reset@evil.example>"
+    forged = gmail_reply(notification_for(tenv, "bob@example.com"), "cat@example.com", "hello")
+    head, sep, body = forged.partition(b"\n\n")
+    forged = re.sub(rb"\nMessage-ID: [^\n]*", b"\nMessage-ID: " + bait.encode(), head) + sep + body
+    pop.deliver(forged)
+    assert tenv.run("fetch_replies.py").returncode == 0
+    assert inbound(forum) == [("rejected", MISMATCH)]
+    row = forum.conn.execute("SELECT recipient, body FROM notifications WHERE kind = 'reply-rejected'").fetchone()
+    assert row is not None and row[0] == "bob@example.com"
+    assert "URGENT" not in row[1] and "evil.example" not in row[1] and "password" not in row[1]
+    number = forum.conn.execute("SELECT id FROM inbound_emails").fetchone()
+    assert number is not None and "(our reference: inbound email %d)" % number[0] in row[1]
+
+
+def test_the_database_folds_addresses_as_identity_does(forum: Forum, sent: dict[str, int]) -> None:
+    # As in a database created under the C.UTF-8 locale (Debian's default) or an ICU
+    # one, where lower() makes U+212A KELVIN SIGN a "k"; the test server's own is "C".
+    if forum.conn.execute("SELECT 1 FROM pg_collation WHERE collname = 'C.utf8'").fetchone() is None:
+        pytest.skip("this PostgreSQL has no C.utf8 collation")
+    forum.conn.execute('ALTER TABLE users ALTER COLUMN email TYPE text COLLATE "C.utf8"')
+    kelvin = follower(forum, sent, "Kelvin", "\u212aATE@Example.com")
+    assert store.inbound.replier_by_email(forum.conn, address_key("kate@example.com"), sent["task"]) is None
+    found = store.inbound.replier_by_email(forum.conn, address_key(" \u212aate@EXAMPLE.com"), sent["task"])
+    assert found is not None and found.user_id == kelvin
+    found = store.inbound.replier_by_email(forum.conn, address_key("CAT@example.COM"), sent["task"])
+    assert found is not None and found.user_id == sent["cat"]
+
+
+@pytest.mark.parametrize("value, key", [
+    ("Example.COM.", "example.com"), ("bob@Straße.Example", "bob@xn--strae-oqa.example"),
+    ("\u212aample.com", ""), ("STRASSE.example", "strasse.example"), ("ﬀ.example", ""), ("", ""),
+])
+def test_domain_key_never_makes_ascii_of_what_is_not(value: str, key: str) -> None:
+    assert domain_key(value) == (key.rpartition("@")[2] if key else "")
+    assert address_key("\u212aate@example.com") != address_key("kate@example.com")

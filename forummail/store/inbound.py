@@ -109,9 +109,15 @@ def replier_by_id(conn: psycopg.Connection, user_id: int, task_id: int) -> Repli
 
 
 def replier_by_email(conn: psycopg.Connection, email: str, task_id: int) -> Replier | None:
-    """The user with this address, preferring one who follows the task and is active."""
+    """The user with this address, preferring one who follows the task and is active.
+
+    ``email`` is an ``identity.address_key``; the column is folded the same way,
+    in ASCII only: PostgreSQL's ``lower()`` follows the database's locale, in
+    which U+212A KELVIN SIGN may become ``k``.
+    """
     row = conn.execute(
-        _REPLIER + " WHERE lower(btrim(u.email)) = lower(%(email)s)"
+        _REPLIER + " WHERE translate(btrim(u.email, E' \\t'), 'ABCDEFGHIJKLMNOPQRSTUVWXYZ',"
+        " 'abcdefghijklmnopqrstuvwxyz') = %(email)s"
         " ORDER BY 7 DESC, u.active DESC, u.id LIMIT 1", {"email": email, "task": task_id}).fetchone()
     return _replier(row, task_id)
 
