@@ -382,9 +382,9 @@ def test_only_the_plain_form_of_our_header_is_ours(tenv: Env, pop: DovecotServer
 
 
 def _postfix_rule(server_id: str) -> re.Pattern[str]:
-    """The README's header_checks line for ``server_id``, as Postfix applies it (case-insensitive)."""
-    found = re.search(r"`/(\^Authentication-Results:[^`]*)/ IGNORE`", (ROOT / "README.md").read_text())
-    assert found, "the README has no header_checks rule"
+    """The header_checks line of docs/commands.md for ``server_id``, as Postfix applies it (case-insensitive)."""
+    found = re.search(r"`/(\^Authentication-Results:[^`]*)/ IGNORE`", (ROOT / "docs" / "commands.md").read_text())
+    assert found, "docs/commands.md has no header_checks rule"
     pattern = found.group(1).replace(r"mx\.example\.com", re.escape(server_id))
     return re.compile(pattern.replace("[[:space:]", "[\\s"), re.IGNORECASE)
 
