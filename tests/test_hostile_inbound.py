@@ -10,6 +10,7 @@ addresses are cut from people's words, attachment names are made safe.
 from __future__ import annotations
 
 from datetime import date, timedelta
+from pathlib import Path
 from email import message_from_bytes, policy
 from email.utils import format_datetime, make_msgid
 
@@ -239,3 +240,84 @@ def test_attachment_names_are_stored_safe_and_shown_as_they_are(
              if part.get_content_maintype() == "text"]
     assert any("reportgpj.exe" in text for text in shown) and any("invoicefdp.exe" in text for text in shown)
     assert not any("\u202e" in text or "\u2066" in text or ">..<" in text for text in shown)
+
+
+# --- 7. what a database refuses is one email's error; only a lost connection stops the run -----
+
+LONG_ID = "<" + "".join(chr(0x20000 + i) for i in range(1000)) + "@evil.example>"  # 4,000+ bytes of UTF-8
+
+
+def test_a_long_non_ascii_message_id_is_kept_as_a_hash_and_the_mailbox_drains(
+        renv: Env, pop: DovecotServer, forum: Forum, small_forum: dict[str, int]) -> None:
+    # Today: "index row size 3616 exceeds btree version 4 maximum 2704", exit 75 on every
+    # run, both mails stay and Bob's reply is never posted.
+    for text in (b"Buy.\n", b"Buy again.\n"):  # the second: the same Message-ID, fetched again
+        pop.deliver(raw_mail("Mallory <mallory@elsewhere.example>", "replies@forum.test", text,
+                             message_id=LONG_ID))
+    pop.deliver(good_reply(small_forum, "Behind the long Message-ID."))
+    result = fetch_run(renv)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert posted(forum) == ["Behind the long Message-ID."] and pop.count() == 0
+    keys = [r[0] for r in forum.conn.execute("SELECT message_key FROM inbound_emails ORDER BY id")]
+    assert keys[0].startswith("message-id-sha256:") and keys[0] == keys[1]  # the same id, the same key
+    assert [r[0] for r in forum.conn.execute("SELECT status FROM inbound_emails ORDER BY id")] == [
+        "rejected", "duplicate", "posted"]
+
+
+def test_a_long_message_id_through_file_intake_is_recorded(renv: Env, forum: Forum, tmp_path: Path) -> None:
+    path = tmp_path / "long.eml"
+    path.write_bytes(raw_mail("Mallory <mallory@elsewhere.example>", "replies@forum.test", message_id=LONG_ID))
+    result = fetch_run(renv, "--file", str(path))
+    assert (result.returncode, result.stderr) == (0, "")
+    assert inbound(forum) == [("rejected", "the sender's address could not be verified")]
+
+
+def _refuse_subject(forum: Forum, errcode: str) -> None:
+    forum.conn.execute(
+        "CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+        " IF NEW.subject LIKE '%%refused-by-the-database%%' THEN"
+        " RAISE EXCEPTION 'refused by the host' USING ERRCODE = '" + errcode + "'; END IF;"
+        " RETURN NEW; END $$")
+    forum.conn.execute("CREATE TRIGGER refuse_poison BEFORE INSERT OR UPDATE ON inbound_emails"
+                       " FOR EACH ROW EXECUTE FUNCTION refuse_poison()")
+
+
+def test_a_program_limit_error_is_that_emails_error_not_a_lost_database(
+        renv: Env, pop: DovecotServer, forum: Forum, small_forum: dict[str, int]) -> None:
+    # "program limit exceeded" (SQLSTATE 54000) is an OperationalError in psycopg; today it
+    # reads as "database gone": exit 75, every run, the mailbox stuck.
+    _refuse_subject(forum, "program_limit_exceeded")
+    pop.deliver(raw_mail("Mallory <mallory@elsewhere.example>", "replies@forum.test",
+                         subject="refused-by-the-database"))
+    pop.deliver(good_reply(small_forum, "After the refused record."))
+    result = fetch_run(renv)
+    assert result.returncode == 0, result.stderr
+    assert "recording the error failed too" in result.stderr
+    assert posted(forum) == ["After the refused record."] and pop.count() == 0
+    assert forum.conn.execute("SELECT reason FROM inbound_emails WHERE status = 'error'").fetchone() == (
+        LAST_RESORT_REASON,)
+
+
+def test_a_connection_exception_still_stops_the_run_with_nothing_deleted(
+        renv: Env, pop: DovecotServer, forum: Forum, small_forum: dict[str, int]) -> None:
+    _refuse_subject(forum, "connection_failure")  # SQLSTATE 08006
+    pop.deliver(raw_mail("Mallory <mallory@elsewhere.example>", "replies@forum.test",
+                         subject="refused-by-the-database"))
+    result = fetch_run(renv)
+    assert result.returncode == 75, result.stderr
+    assert pop.count() == 1 and inbound(forum) == []
+
+
+def test_a_database_that_refuses_even_the_last_resort_keeps_the_mail(
+        renv: Env, pop: DovecotServer, forum: Forum, small_forum: dict[str, int]) -> None:
+    # A database refusing every record (here a rule on all inserts) must not empty the mailbox.
+    forum.conn.execute(
+        "CREATE FUNCTION refuse_all() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+        " RAISE EXCEPTION 'no more records' USING ERRCODE = 'disk_full'; END $$")
+    forum.conn.execute("CREATE TRIGGER refuse_all BEFORE INSERT ON inbound_emails"
+                       " FOR EACH ROW EXECUTE FUNCTION refuse_all()")
+    pop.deliver(good_reply(small_forum, "Kept for later."))
+    result = fetch_run(renv)
+    assert result.returncode == 75, result.stderr
+    assert "refuses even the last-resort record" in result.stderr
+    assert pop.count() == 1 and posted(forum) == []
