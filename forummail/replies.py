@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 
-from . import autoreply, db, match, mimeshape, safetext, signing, store
+from . import autoreply, db, match, mimeshape, rawheader, safetext, signing, store
 from . import token as reply_token
 from .extract import extract_from_parsed
 from .parse import Attachment, ParsedMail, parse_body, parse_headers
@@ -119,7 +119,7 @@ class Intake:
         Only the header is parsed here: the body waits until the sender may post
         (``_decide``), so a hostile body costs nothing for a stranger's mail.
         """
-        mail = parse_headers(raw)
+        mail = parse_headers(raw, self.settings.max_header_bytes, self.settings.max_header_field_bytes)
         key = message_key(mail, raw)
         decision = self._handle(mail, raw, key, uidl)
         decision.sender = clean(mail.from_addr)
@@ -172,6 +172,8 @@ class Intake:
             return self._refuse(finish, mail, raw, match.Refusal(
                 "the email is too large", "%d bytes, limit %d" % (len(raw), s.max_message_bytes),
                 self._member(mail)))
+        if mail.oversize is not None:
+            return self._refuse(finish, mail, raw, self._header_refusal(mail, mail.oversize))
         if self.source == "pop3" and mail.date and mail.date < self.now() - timedelta(days=s.max_age_days):
             # A first run on a mailbox full of old mail must not flood the forum.
             return finish(Decision("ignored", "older than %d days: left in the mailbox" % s.max_age_days,
@@ -198,6 +200,21 @@ class Intake:
                                  part.data, hashlib.sha256(part.data).hexdigest())
         return finish(Decision("posted", "", message_id=message_id, task_id=found.task_id,
                                user_id=found.user_id, text=body))
+
+    def _header_refusal(self, mail: ParsedMail, oversize: rawheader.Oversize) -> match.Refusal:
+        """Why an email whose header passed a limit is refused (only its fields within the limits were parsed)."""
+        member = self._member(mail)
+        if not oversize.field:
+            return match.Refusal("the email's header is larger than %d bytes" % oversize.limit,
+                                 "over the limit OPTS['replier_max_header_bytes'] = %d" % oversize.limit, member)
+        if oversize.field.lower() == "content-type":
+            return match.Refusal(
+                "the email's Content-Type header is longer than %d bytes or has more than %d comments"
+                % (rawheader.MAX_CONTENT_TYPE_BYTES, rawheader.MAX_CONTENT_TYPE_COMMENTS),
+                "%d bytes; a fixed limit: the email package parses it whatever we ask" % oversize.size, member)
+        return match.Refusal("the email's header field %s is longer than %d bytes" % (oversize.field, oversize.limit),
+                             "%d bytes, over the limit OPTS['replier_max_header_field_bytes'] = %d"
+                             % (oversize.size, oversize.limit), member)
 
     def _mime_limits(self, raw: bytes, member: store.inbound.Replier | None) -> match.Refusal | None:
         """A refusal when the MIME structure passes a limit, measured without parsing it."""

@@ -74,6 +74,8 @@ OPTS_DEFAULTS: dict[str, Any] = {
     "replier_authserv_id": "",
     "replier_max_mime_depth": 20,
     "replier_max_mime_parts": 200,
+    "replier_max_header_bytes": 102400,
+    "replier_max_header_field_bytes": 16384,
 }
 
 # The original product's other tools (its directory sync, its LDAP import)
@@ -186,6 +188,8 @@ class Settings:
     replier_authserv_id: str = ""
     max_mime_depth: int = 20
     max_mime_parts: int = 200
+    max_header_bytes: int = 102400
+    max_header_field_bytes: int = 16384
     raw_opts: dict[str, Any] = field(repr=False, default_factory=dict)
 
     @property
@@ -498,6 +502,12 @@ def validate(module: ModuleType, path: Path, environ: dict[str, str] | None = No
         # Above 50 levels the email package's recursion comes near Python's limit.
         max_mime_depth=c.integer("OPTS['replier_max_mime_depth']", c.opt("replier_max_mime_depth"), 3, 50),
         max_mime_parts=c.integer("OPTS['replier_max_mime_parts']", c.opt("replier_max_mime_parts"), 10, 10000),
+        # Below a few KB real mail (DKIM signatures, References) would be refused;
+        # above a few MB the header parser's cost is minutes again.
+        max_header_bytes=c.integer("OPTS['replier_max_header_bytes']", c.opt("replier_max_header_bytes"),
+                                   16384, 4 << 20),
+        max_header_field_bytes=c.integer("OPTS['replier_max_header_field_bytes']",
+                                         c.opt("replier_max_header_field_bytes"), 2048, 1 << 20),
     )
     db_connection_addr = c.string("OPTS['db_connection_addr']", c.opt("db_connection_addr"))
     downloader = c.string("OPTS['replier_downloader_url']", c.opt("replier_downloader_url"))
