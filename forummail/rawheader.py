@@ -66,8 +66,13 @@ def measure(raw: bytes, max_header_bytes: int = MAX_HEADER_BYTES,
     a header block of the fields within the limits (the block cut at the
     last whole field that fits), which costs milliseconds to parse.
     """
-    block = HEADER_BLOCK_RE.match(raw, 0, max_header_bytes + 1)
+    stop = max_header_bytes + 1
+    block = HEADER_BLOCK_RE.match(raw, 0, stop)
     end = block.end() if block else 0
+    if stop < len(raw) and raw.find(b"\n", end, stop) < 0:
+        # The limit cut a line before its colon, so it was not seen as a header
+        # line: the block does not end within the limit.
+        end = stop
     within = min(end, max_header_bytes)
     too_long: Oversize | None = None
     kept: list[bytes] = []

@@ -19,9 +19,9 @@ import psycopg
 
 from . import autoreply, db, match, mimeshape, rawheader, safetext, signing, store
 from . import token as reply_token
+from .errors import TemporaryFailure
 from .extract import extract_from_parsed
 from .parse import Attachment, ParsedMail, parse_body, parse_headers
-from .errors import TemporaryFailure
 from .safetext import clean, cut_bytes, file_name
 from .settings import Settings
 

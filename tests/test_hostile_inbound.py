@@ -10,9 +10,9 @@ addresses are cut from people's words, attachment names are made safe.
 from __future__ import annotations
 
 from datetime import date, timedelta
-from pathlib import Path
 from email import message_from_bytes, policy
 from email.utils import format_datetime, make_msgid
+from pathlib import Path
 
 import pytest
 
