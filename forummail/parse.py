@@ -37,8 +37,11 @@ _QUOTED_RE = re.compile(r'"(?:[^"\\]|\\.)*"')
 _MAX_DEPTH = 30  # MIME nesting we follow; deeper parts are ignored
 _FALLBACK_CHARSETS = ("utf-8", "cp1252", "latin-1")
 # Longer values skip the email package's structured parser, quadratic on some
-# shapes (1,000 dots in From: 40 ms; 20,000: 25 s), for our own linear reading.
-# One mailbox, one id, one date fits a line (RFC 5322 section 2.1.1: 998).
+# shapes (1,000 dots in From: 40 ms; 20,000: 25 s), for our own linear reading
+# (the fallbacks below, which also serve values that parser gives up on).
+# One mailbox, one Message-ID, one date fits; a list of recipients may not,
+# and only its addresses are used.  Every field we read at 1 KB cost 0.2 s
+# with the structured parser; with this bound, 20-85 ms.
 _STRUCTURED_MAX = 256
 
 
