@@ -88,4 +88,6 @@ OPTS = {
 	, 'replier_authserv_id' : ''       # authserv-id of your own receiving mail server (e.g. 'mx.example.com'); its DMARC pass lets a reply without token post (default empty: tokens only)
 	, 'replier_max_mime_depth' : 20    # replies with MIME parts nested deeper than this many levels are refused (3-50; default 20)
 	, 'replier_max_mime_parts' : 200   # replies with more MIME parts than this are refused (10-10000; default 200)
+	, 'replier_max_header_bytes' : 102400 # emails whose header block is larger are refused before it is parsed (16 KB to 4 MB; default 100 KB)
+	, 'replier_max_header_field_bytes' : 16384 # emails with one header field larger are refused before it is parsed (2 KB to 1 MB; default 16 KB)
 }

@@ -78,6 +78,8 @@ def parser() -> argparse.ArgumentParser:
     i.add_argument("--from", dest="sender", metavar="ADDRESS", help="only emails from this sender")
     i.add_argument("--limit", type=_positive, default=50, metavar="N", help="at most N records (default 50)")
     i.add_argument("--show", type=_positive, metavar="ID", help="print the stored email of a refused record")
+    i.add_argument("--raw", action="store_true",
+                   help="with --show: the bytes as received, control characters and all (for a file or a pipe)")
 
     r = command("retry", "failed notifications back to pending (all when no ID is given)")
     r.add_argument("ids", type=_positive, nargs="*", metavar="ID", help="only these (failed or cancelled) rows")
@@ -107,6 +109,11 @@ def main(argv: list[str] | None = None) -> int:
         args.subparser.error("give IDs or --to, not both")
     if args.command == "cancel" and not args.ids and not args.to:
         args.subparser.error("give the IDs to cancel, or --to ADDRESS")
+    if args.command == "inbound" and args.raw and not args.show:
+        args.subparser.error("--raw goes with --show ID")
+    if args.command == "inbound" and args.raw and sys.stdout.isatty():
+        # A stranger's escape sequences would reach the terminal itself.
+        args.subparser.error("--raw writes the email's bytes as received: redirect it to a file or a pipe")
     prog = "manage.py " + args.command
 
     def job() -> int:
@@ -137,8 +144,12 @@ def run(prog: str, args: argparse.Namespace, conf: settings.Settings) -> int:
             print(admin.queue_summary(conf))
     elif command == "inbound":
         if args.show:
-            sys.stdout.flush()
-            sys.stdout.buffer.write(admin.inbound_show(conf, args.show))
+            raw = admin.inbound_show(conf, args.show)
+            if args.raw:
+                sys.stdout.flush()
+                sys.stdout.buffer.write(raw)
+            else:
+                sys.stdout.write(admin.readable_email(raw))
         elif args.list or args.status or args.sender:
             print(admin.inbound_list(conf, args.status, args.sender, args.limit))
         else:

@@ -253,6 +253,22 @@ def inbound_list(settings: Settings, status: str | None, sender: str | None, lim
     return table + _more(len(rows), limit)
 
 
+def readable_email(raw: bytes) -> str:
+    """A stored email made safe for a terminal, with its lines and tabs as they are.
+
+    The email is a stranger's: ``ESC ] 0 ; ... BEL`` would set the terminal's
+    title, ``ESC [ 2 J`` clear the screen, a bare CR overwrite a line.  Every
+    control character but the line breaks and tabs is escaped as in the logs
+    (``logs.escape``: ``\\x1b``), and bytes that are not UTF-8 as ``\\xff``.
+    """
+    text = raw.decode("utf-8", "backslashreplace")
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()  # the email's last line break, not a line of its own
+    return "".join("\t".join(escape(part) for part in line.removesuffix("\r").split("\t")) + "\n"
+                   for line in lines)
+
+
 def inbound_show(settings: Settings, inbound_id: int) -> bytes:
     """The stored raw email of one record (kept for refused ones), as received."""
     with _database(settings) as conn:

@@ -30,6 +30,19 @@ def describe(settings: Settings) -> str:
     return "database %r at %s:%d as %s" % (settings.db.name, host, settings.db.port, settings.db.user)
 
 
+def connection_lost(conn: psycopg.Connection, exc: BaseException) -> bool:
+    """Is the connection gone (stop the run), rather than one statement refused?
+
+    Only a broken or closed connection, or an error of SQLSTATE class 08
+    (connection exception), is the database gone.  psycopg also raises
+    ``OperationalError`` for a statement the server refuses while the
+    connection stays fine (class 54 "program limit exceeded", 53 disk full,
+    57014 statement timeout): that is the error of the item being handled.
+    """
+    sqlstate = getattr(exc, "sqlstate", None) or ""
+    return bool(conn.broken or conn.closed or sqlstate.startswith("08"))
+
+
 def connect(settings: Settings, purpose: str, autocommit: bool = False) -> psycopg.Connection:
     """Open a connection, or raise TemporaryFailure saying which database and why."""
     params = {

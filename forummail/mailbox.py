@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import TemporaryFailure, UsageError
+from .safetext import key
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -105,7 +106,9 @@ class Pop3Mailbox:
         try:
             for line in pop.uidl()[1]:
                 number, _, uid = line.decode("ascii", "replace").partition(" ")
-                uidls[int(number)] = uid.strip()
+                # RFC 1939 section 7 bounds a UIDL to 70 characters; a server that
+                # breaks it must not break the index on inbound_emails.pop_uidl.
+                uidls[int(number)] = key(uid.strip(), "uidl-sha256:")
         except poplib.error_proto:
             pass  # UIDL is optional (RFC 1939 section 7)
         return [Listed(n, sizes[n], uidls.get(n)) for n in sorted(sizes)]

@@ -15,9 +15,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-# A header block: the lines email.feedparser takes as header lines (its
-# headerRE: a field name and a colon, a continuation, or a Unix "From ").
-_HEADER_BLOCK_RE = re.compile(rb"(?:(?:From |[\x21-\x39\x3b-\x7e]*:|[\t ])[^\n]*(?:\n|\Z))*")
+from .rawheader import HEADER_BLOCK_RE as _HEADER_BLOCK_RE
+
 _CONTENT_TYPE_RE = re.compile(rb"(?:^|\n)content-type[ \t]*:([^\n]*(?:\n[ \t][^\n]*)*)", re.IGNORECASE)
 _BOUNDARY_RE = re.compile(rb"""boundary[ \t]*=[ \t]*(?:"([^"]*)"|([^\s;"]+))""", re.IGNORECASE)
 

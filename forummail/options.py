@@ -233,6 +233,13 @@ OPTS: tuple[Option, ...] = (
          "levels are refused", "replies"),
     _int("replier_max_mime_parts", 200, 10, 10000, "", "replies with more MIME parts than this are refused",
          "replies"),
+    # Below a few KB real mail (DKIM signatures, References) would be refused;
+    # above a few MB the header parser's cost is minutes again.  102400 is
+    # Postfix's header_size_limit.
+    _int("replier_max_header_bytes", 102400, 16384, 4 << 20, "bytes", "emails whose header block is larger are "
+         "refused before it is parsed", "replies"),
+    _int("replier_max_header_field_bytes", 16384, 2048, 1 << 20, "bytes", "emails with one header field larger "
+         "are refused before it is parsed", "replies"),
 )
 
 OPTION: dict[str, Option] = {o.name: o for o in OPTS}

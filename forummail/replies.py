@@ -17,11 +17,12 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 
-from . import autoreply, match, mimeshape, signing, store
+from . import autoreply, db, match, mimeshape, rawheader, safetext, signing, store
 from . import token as reply_token
+from .errors import TemporaryFailure
 from .extract import extract_from_parsed
 from .parse import Attachment, ParsedMail, parse_body, parse_headers
-from .safetext import clean, file_name
+from .safetext import clean, cut_bytes, file_name
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -87,7 +88,15 @@ class _DryRun(Exception):
 
 
 def message_key(mail: ParsedMail, raw: bytes) -> str:
-    return clean(mail.message_id[:900]) if mail.message_id else "sha256:" + hashlib.sha256(raw).hexdigest()
+    """The key that makes a re-fetched email a duplicate: its Message-ID, or the hash of its bytes.
+
+    Bounded in bytes, not characters (1,000 characters of U+20000 are 4,000
+    bytes, over PostgreSQL's btree limit): a long Message-ID becomes the
+    hash of itself (``safetext.key``), the same on every fetch.
+    """
+    if mail.message_id:
+        return safetext.key(mail.message_id, "message-id-sha256:")
+    return "sha256:" + hashlib.sha256(raw).hexdigest()
 
 
 class Intake:
@@ -110,7 +119,8 @@ class Intake:
         Only the header is parsed here: the body waits until the sender may post
         (``_decide``), so a hostile body costs nothing for a stranger's mail.
         """
-        mail = parse_headers(raw)
+        mail = parse_headers(raw, self.settings.replies.replier_max_header_bytes,
+                             self.settings.replies.replier_max_header_field_bytes)
         key = message_key(mail, raw)
         decision = self._handle(mail, raw, key, uidl)
         decision.sender = clean(mail.from_addr)
@@ -125,9 +135,9 @@ class Intake:
                     raise _DryRun
         except _DryRun:
             pass
-        except psycopg.OperationalError:
-            raise  # the database is gone: stop, delete nothing
         except Exception as exc:  # one bad email never stops the batch
+            if isinstance(exc, psycopg.Error) and db.connection_lost(self.conn, exc):
+                raise  # the database is gone: stop, delete nothing
             log.exception("email %s: internal error", key)
             return self._record_error(mail, raw, key, uidl, "%s: %s" % (type(exc).__name__, exc))
         return result[0]
@@ -135,9 +145,10 @@ class Intake:
     def _fields(self, mail: ParsedMail, raw: bytes, uidl: str | None) -> dict[str, object]:
         # Everything of the email that reaches the record goes through clean():
         # one lone surrogate or NUL would fail this record and the error's too.
-        return {"message_id_header": clean(mail.message_id[:900]) or None, "pop_uidl": uidl,
-                "source": self.source, "sent_at": mail.date, "sender": clean(mail.from_addr[:320]) or None,
-                "subject": clean(mail.subject[:500]) or None, "raw_size": len(raw)}
+        # Bounded in bytes: ``sender`` is indexed (a btree entry must stay under 2704 bytes).
+        return {"message_id_header": cut_bytes(mail.message_id, 998) or None, "pop_uidl": uidl,
+                "source": self.source, "sent_at": mail.date, "sender": cut_bytes(mail.from_addr, 320) or None,
+                "subject": cut_bytes(mail.subject, 2000) or None, "raw_size": len(raw)}
 
     def _decide(self, mail: ParsedMail, raw: bytes, key: str, uidl: str | None) -> Decision:
         s = self.settings
@@ -163,6 +174,8 @@ class Intake:
             return self._refuse(finish, inbound_id, mail, raw, match.Refusal(
                 "the email is too large", "%d bytes, limit %d" % (len(raw), r.replier_max_message_bytes),
                 self._member(mail)))
+        if mail.oversize is not None:
+            return self._refuse(finish, inbound_id, mail, raw, self._header_refusal(mail, mail.oversize))
         if self.source == "pop3" and mail.date and mail.date < self.now() - timedelta(days=r.replier_max_age_days):
             # A first run on a mailbox full of old mail must not flood the forum.
             return finish(Decision("ignored", "older than %d days: left in the mailbox" % r.replier_max_age_days,
@@ -189,6 +202,21 @@ class Intake:
                                  part.data, hashlib.sha256(part.data).hexdigest())
         return finish(Decision("posted", "", message_id=message_id, task_id=found.task_id,
                                user_id=found.user_id, text=body))
+
+    def _header_refusal(self, mail: ParsedMail, oversize: rawheader.Oversize) -> match.Refusal:
+        """Why an email whose header passed a limit is refused (only its fields within the limits were parsed)."""
+        member = self._member(mail)
+        if not oversize.field:
+            return match.Refusal("the email's header is larger than %d bytes" % oversize.limit,
+                                 "over the limit OPTS['replier_max_header_bytes'] = %d" % oversize.limit, member)
+        if oversize.field.lower() == "content-type":
+            return match.Refusal(
+                "the email's Content-Type header is longer than %d bytes or has more than %d comments"
+                % (rawheader.MAX_CONTENT_TYPE_BYTES, rawheader.MAX_CONTENT_TYPE_COMMENTS),
+                "%d bytes; a fixed limit: the email package parses it whatever we ask" % oversize.size, member)
+        return match.Refusal("the email's header field %s is longer than %d bytes" % (oversize.field, oversize.limit),
+                             "%d bytes, over the limit OPTS['replier_max_header_field_bytes'] = %d"
+                             % (oversize.size, oversize.limit), member)
 
     def _mime_limits(self, raw: bytes, member: store.inbound.Replier | None) -> match.Refusal | None:
         """A refusal when the MIME structure passes a limit, measured without parsing it."""
@@ -264,7 +292,7 @@ class Intake:
         Should even that fail (the record itself is what the database refuses),
         a last-resort record of the raw bytes and their hash, whose fields hold
         nothing the email chose, lets it leave the mailbox.  A database that is
-        gone (``OperationalError``) still stops the run with nothing deleted.
+        gone (``db.connection_lost``) still stops the run with nothing deleted.
         """
         reason = clean("internal error: " + detail)[:_MAX_REASON]
         if self.dry_run:
@@ -276,15 +304,30 @@ class Intake:
                 inbound_id = store.inbound.record(self.conn, key, {
                     **self._fields(mail, raw, uidl), "status": status, "reason": reason,
                     "raw": raw[: self.settings.replies.replier_keep_raw_bytes]})
-        except psycopg.OperationalError:
-            raise
-        except Exception:
+        except Exception as exc:
+            if isinstance(exc, psycopg.Error) and db.connection_lost(self.conn, exc):
+                raise
             log.exception("email %s: recording the error failed too; keeping a last-resort record", key)
             return self._last_resort(raw, uidl)
         return Decision("error", reason, inbound_id=inbound_id)
 
     def _last_resort(self, raw: bytes, uidl: str | None) -> Decision:
+        """A record of nothing but the raw bytes: when even this fails, the database is at fault.
+
+        Then the email stays in the mailbox and the run stops (exit 75): a
+        database that refuses every record (read-only, disk full) must not
+        see the mailbox emptied into nothing.
+        """
         key = "sha256:" + hashlib.sha256(raw).hexdigest()
+        try:
+            return self._last_resort_record(raw, uidl, key)
+        except psycopg.Error as exc:
+            if db.connection_lost(self.conn, exc):
+                raise
+            raise TemporaryFailure("the database refuses even the last-resort record of email %s: %s;"
+                                   " it stays in the mailbox" % (key, db.first_line(exc))) from None
+
+    def _last_resort_record(self, raw: bytes, uidl: str | None, key: str) -> Decision:
         with self.conn.transaction():
             previous = store.inbound.previous(self.conn, key)
             inbound_id = store.inbound.record(self.conn, key, {

@@ -4,15 +4,20 @@ Inbound mail decides what our strings hold: an encoded word in ``utf-7``
 (``=?utf-7?Q?+2AA-?=``) decodes to a lone surrogate, which UTF-8 cannot
 encode, so PostgreSQL, the log file and an answer all fail on it; a NUL is
 refused by PostgreSQL ``text``.  ``clean`` is the one rule for any such
-text; ``file_name`` the one rule for a name a file is stored and shown under.
+text; ``key`` and ``cut_bytes`` keep what we index under PostgreSQL's size
+limit; ``file_name`` the one rule for a name a file is stored and shown under.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 
 REPLACEMENT = "\ufffd"
+# PostgreSQL's btree refuses an index entry over 2704 bytes ("index row size
+# ... exceeds btree version 4 maximum"): every text we index stays well below.
+MAX_KEY_BYTES = 500
 # Lone surrogates (the only code points a Python str holds that UTF-8 cannot
 # encode) and NUL (which PostgreSQL text refuses).
 _UNSAFE_RE = re.compile("[\x00\ud800-\udfff]")
@@ -24,6 +29,23 @@ FALLBACK_FILE_NAME = "attachment"
 def clean(text: str) -> str:
     """``text`` valid for PostgreSQL text and UTF-8 output: NUL and lone surrogates become U+FFFD."""
     return _UNSAFE_RE.sub(REPLACEMENT, text)
+
+
+def cut_bytes(text: str, max_bytes: int) -> str:
+    """``clean(text)`` cut to at most ``max_bytes`` bytes of UTF-8, never inside a character."""
+    data = clean(text).encode("utf-8")
+    return data[:max_bytes].decode("utf-8", "ignore") if len(data) > max_bytes else clean(text)
+
+
+def key(text: str, prefix: str = "sha256-of:") -> str:
+    """``clean(text)`` as an index key: as it is when short, else ``prefix`` and its sha256.
+
+    The same text always gives the same key, so a long Message-ID still finds
+    its duplicate; a cut would not (two ids differing after the cut would collide).
+    """
+    safe = clean(text)
+    data = safe.encode("utf-8")
+    return safe if len(data) <= MAX_KEY_BYTES else prefix + hashlib.sha256(data).hexdigest()
 
 
 def file_name(name: str | None, fallback: str = FALLBACK_FILE_NAME) -> str:

@@ -97,6 +97,8 @@ class Replies:
     replier_authserv_id: str
     replier_max_mime_depth: int
     replier_max_mime_parts: int
+    replier_max_header_bytes: int
+    replier_max_header_field_bytes: int
     reply_token_days: int
     # REPLY_TOKEN_SECRET and REPLY_TOKEN_SECRET_PREVIOUS from the environment
     # or .env; empty: the secrets kept in the database (forummail.signing).

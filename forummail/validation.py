@@ -80,7 +80,8 @@ _SENDING = ("mail_disable", "send_lease_seconds", "send_batch_size", "send_max_a
 _REPLIES = ("replier_downloader_url", "replier_pop_ssl", "replier_pop_login", "replier_pop_psswd",
             "replier_pop_timeout", "replier_max_age_days", "replier_max_message_bytes",
             "replier_max_attachment_bytes", "replier_max_attachments", "replier_keep_raw_bytes",
-            "replier_max_mime_depth", "replier_max_mime_parts", "reply_token_days")
+            "replier_max_mime_depth", "replier_max_mime_parts", "replier_max_header_bytes",
+            "replier_max_header_field_bytes", "reply_token_days")
 
 
 def _admins(c: Checker, admin_text: str) -> tuple[str, ...]:

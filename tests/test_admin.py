@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
 from collections.abc import Iterator
 from email import message_from_bytes, policy
 from typing import Any
@@ -13,7 +14,7 @@ import pytest
 
 from forummail import db as fm_db
 from forummail import report, store
-from tests.conftest import POP_PASSWORD, ROOT, Env, Forum, run_script
+from tests.conftest import POP_PASSWORD, ROOT, Env, Forum, clean_env, run_script
 from tests.servers import DovecotServer, SmtpServer, free_port
 
 SMTP_PASSWORD = "Smtp-Secret-42"
@@ -364,6 +365,23 @@ def test_inbound_summary_list_and_show(env: Env) -> None:
     assert no_copy.returncode == 2 and "has no stored copy" in no_copy.stderr
     missing = manage(env, "inbound", "--show", "9999")
     assert missing.returncode == 2 and "there is no inbound email 9999" in missing.stderr
+
+
+def test_inbound_show_escapes_a_strangers_terminal_sequences_and_raw_gives_the_bytes(env: Env) -> None:
+    # Today the stored bytes reach the terminal: the title becomes "owned", the screen is cleared.
+    raw = (b"From: Mallory <mallory@example.biz>\r\nSubject: \x1b]0;owned\x07\x1b[2J\r\n\r\n"
+           b"col1\tcol2\r\nover\rwritten \xff \xe2\x80\xae\r\n")
+    rejected = add_inbound(env, "mallory@example.biz", "rejected", "the sender is not a user of this forum", raw)
+    shown = manage(env, "inbound", "--show", str(rejected))
+    assert (shown.returncode, shown.stderr) == (0, "")
+    assert shown.stdout == ("From: Mallory <mallory@example.biz>\nSubject: \\x1b]0;owned\\x07\\x1b[2J\n\n"
+                            "col1\tcol2\nover\\rwritten \\xff \\u202e\n")
+    as_received = subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), "--conf", str(env.conf), "inbound", "--show", str(rejected),
+         "--raw"], capture_output=True, env=clean_env(), timeout=60)
+    assert (as_received.returncode, as_received.stdout) == (0, raw)
+    alone = manage(env, "inbound", "--raw")
+    assert alone.returncode == 2 and "--raw goes with --show ID" in alone.stderr
 
 
 def test_inbound_of_an_empty_log(env: Env) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from email import message_from_bytes, policy
 from email.utils import format_datetime, make_msgid
+from pathlib import Path
 
 import pytest
 
@@ -239,3 +240,165 @@ def test_attachment_names_are_stored_safe_and_shown_as_they_are(
              if part.get_content_maintype() == "text"]
     assert any("reportgpj.exe" in text for text in shown) and any("invoicefdp.exe" in text for text in shown)
     assert not any("\u202e" in text or "\u2066" in text or ">..<" in text for text in shown)
+
+
+# --- 7. what a database refuses is one email's error; only a lost connection stops the run -----
+
+LONG_ID = "<" + "".join(chr(0x20000 + i) for i in range(1000)) + "@evil.example>"  # 4,000+ bytes of UTF-8
+
+
+def test_a_long_non_ascii_message_id_is_kept_as_a_hash_and_the_mailbox_drains(
+        renv: Env, pop: DovecotServer, forum: Forum, small_forum: dict[str, int]) -> None:
+    # Today: "index row size 3616 exceeds btree version 4 maximum 2704", exit 75 on every
+    # run, both mails stay and Bob's reply is never posted.
+    for text in (b"Buy.\n", b"Buy again.\n"):  # the second: the same Message-ID, fetched again
+        pop.deliver(raw_mail("Mallory <mallory@elsewhere.example>", "replies@forum.test", text,
+                             message_id=LONG_ID))
+    pop.deliver(good_reply(small_forum, "Behind the long Message-ID."))
+    result = fetch_run(renv)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert posted(forum) == ["Behind the long Message-ID."] and pop.count() == 0
+    keys = [r[0] for r in forum.conn.execute("SELECT message_key FROM inbound_emails ORDER BY id")]
+    assert keys[0].startswith("message-id-sha256:") and keys[0] == keys[1]  # the same id, the same key
+    assert [r[0] for r in forum.conn.execute("SELECT status FROM inbound_emails ORDER BY id")] == [
+        "rejected", "duplicate", "posted"]
+
+
+def test_a_long_message_id_through_file_intake_is_recorded(renv: Env, forum: Forum, tmp_path: Path) -> None:
+    path = tmp_path / "long.eml"
+    path.write_bytes(raw_mail("Mallory <mallory@elsewhere.example>", "replies@forum.test", message_id=LONG_ID))
+    result = fetch_run(renv, "--file", str(path))
+    assert (result.returncode, result.stderr) == (0, "")
+    assert inbound(forum) == [("rejected", "the sender's address could not be verified")]
+
+
+def _refuse_subject(forum: Forum, errcode: str) -> None:
+    forum.conn.execute(
+        "CREATE FUNCTION refuse_poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+        " IF NEW.subject LIKE '%%refused-by-the-database%%' THEN"
+        " RAISE EXCEPTION 'refused by the host' USING ERRCODE = '" + errcode + "'; END IF;"
+        " RETURN NEW; END $$")
+    forum.conn.execute("CREATE TRIGGER refuse_poison BEFORE INSERT OR UPDATE ON inbound_emails"
+                       " FOR EACH ROW EXECUTE FUNCTION refuse_poison()")
+
+
+def test_a_program_limit_error_is_that_emails_error_not_a_lost_database(
+        renv: Env, pop: DovecotServer, forum: Forum, small_forum: dict[str, int]) -> None:
+    # "program limit exceeded" (SQLSTATE 54000) is an OperationalError in psycopg; today it
+    # reads as "database gone": exit 75, every run, the mailbox stuck.
+    _refuse_subject(forum, "program_limit_exceeded")
+    pop.deliver(raw_mail("Mallory <mallory@elsewhere.example>", "replies@forum.test",
+                         subject="refused-by-the-database"))
+    pop.deliver(good_reply(small_forum, "After the refused record."))
+    result = fetch_run(renv)
+    assert result.returncode == 0, result.stderr
+    assert "recording the error failed too" in result.stderr
+    assert posted(forum) == ["After the refused record."] and pop.count() == 0
+    assert forum.conn.execute("SELECT reason FROM inbound_emails WHERE status = 'error'").fetchone() == (
+        LAST_RESORT_REASON,)
+
+
+def test_a_connection_exception_still_stops_the_run_with_nothing_deleted(
+        renv: Env, pop: DovecotServer, forum: Forum, small_forum: dict[str, int]) -> None:
+    _refuse_subject(forum, "connection_failure")  # SQLSTATE 08006
+    pop.deliver(raw_mail("Mallory <mallory@elsewhere.example>", "replies@forum.test",
+                         subject="refused-by-the-database"))
+    result = fetch_run(renv)
+    assert result.returncode == 75, result.stderr
+    assert pop.count() == 1 and inbound(forum) == []
+
+
+def test_a_database_that_refuses_even_the_last_resort_keeps_the_mail(
+        renv: Env, pop: DovecotServer, forum: Forum, small_forum: dict[str, int]) -> None:
+    # A database refusing every record (here a rule on all inserts) must not empty the mailbox.
+    forum.conn.execute(
+        "CREATE FUNCTION refuse_all() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+        " RAISE EXCEPTION 'no more records' USING ERRCODE = 'disk_full'; END $$")
+    forum.conn.execute("CREATE TRIGGER refuse_all BEFORE INSERT ON inbound_emails"
+                       " FOR EACH ROW EXECUTE FUNCTION refuse_all()")
+    pop.deliver(good_reply(small_forum, "Kept for later."))
+    result = fetch_run(renv)
+    assert result.returncode == 75, result.stderr
+    assert "refuses even the last-resort record" in result.stderr
+    assert pop.count() == 1 and posted(forum) == []
+
+
+# --- 8. the header is measured before it is parsed ----------------------------------------------
+
+
+def folded(value: bytes, width: int = 900) -> bytes:
+    """``value`` folded into lines of ``width`` bytes (RFC 5322 section 2.2.3), each under 998."""
+    return b"\r\n ".join(value[i:i + width] for i in range(0, len(value), width))
+
+
+def test_a_strangers_header_of_50000_dots_is_refused_by_its_size_before_it_is_parsed(
+        renv: Env, pop: DovecotServer, forum: Forum, small_forum: dict[str, int]) -> None:
+    # Today: CPython's header parser spends minutes on it (the hostile tester's 140 KB mail:
+    # 108 s).  Now the field is measured on the bytes and the mail refused by that limit,
+    # the limit named; its raw copy kept whole; the reply behind it posted.
+    raw = raw_mail("Mallory <mallory@elsewhere.example>", "replies@forum.test").replace(
+        b"From: Mallory <mallory@elsewhere.example>",
+        b"From: " + folded(b"." * 50000) + b"".join(b"\r\nTo: " + folded(b"." * 30000) for _ in range(3)))
+    pop.deliver(raw)
+    pop.deliver(good_reply(small_forum, "Behind the dots."))
+    result = fetch_run(renv)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert posted(forum) == ["Behind the dots."] and pop.count() == 0
+    row = forum.conn.execute("SELECT status, reason, length(raw), raw_size FROM inbound_emails ORDER BY id").fetchone()
+    assert row is not None and row[:2] == ("rejected", "the email's header field From is longer than 16384 bytes")
+    assert row[2] == row[3] >= len(raw)  # the raw copy kept whole
+    assert explanations(forum) == []  # a stranger is never answered
+    summaries = [message_from_bytes(m.data, policy=policy.default) for m in renv.smtp.messages
+                 if m.recipients == ["admin@forum.test"]]
+    body = summaries[0].get_body(("plain",))
+    assert body is not None and "OPTS['replier_max_header_field_bytes'] = 16384" in body.get_content()
+
+
+def test_a_members_reply_with_an_overlong_field_is_refused_and_explained_to_the_member(
+        renv: Env, pop: DovecotServer, forum: Forum, small_forum: dict[str, int]) -> None:
+    # Only the fields within the limits are parsed: the token in To still ties it to Bob.
+    references = b"References: " + b"\r\n ".join(b"<%d.abcdefghijkl@mail.example.com>" % i for i in range(600))
+    pop.deliver(raw_mail("Bob Builder <bob@example.com>", reply_to(small_forum["bob"], small_forum["task"]),
+                         headers=references + b"\r\n"))
+    assert fetch_run(renv).returncode == 0
+    assert inbound(forum) == [("rejected", "the email's header field References is longer than 16384 bytes")]
+    assert explanations(forum) == ["bob@example.com"]
+    # Raised, the same References pass (and 200 ids of a long thread pass the default).
+    configure(renv, pop, replier_max_header_field_bytes=65536)
+    pop.deliver(raw_mail("Bob Builder <bob@example.com>", reply_to(small_forum["bob"], small_forum["task"]),
+                         b"Long thread.\n", headers=references + b"\r\n"))
+    short = b"References: " + b"\r\n ".join(b"<%d.abcdefghijkl@mail.example.com>" % i for i in range(200))
+    pop.deliver(good_reply(small_forum, "Shorter thread.").replace(b"MIME-Version", short + b"\r\nMIME-Version"))
+    assert fetch_run(renv).returncode == 0
+    assert sorted(posted(forum)) == ["Long thread.", "Shorter thread."]
+
+
+def test_a_header_block_over_its_limit_is_refused_and_the_limit_is_a_setting(
+        renv: Env, pop: DovecotServer, forum: Forum, small_forum: dict[str, int]) -> None:
+    configure(renv, pop, replier_max_header_bytes=16384)
+    many = b"".join(b"X-Filler-%d: %s\r\n" % (i, b"x" * 80) for i in range(250))  # 25 KB of small fields
+    pop.deliver(raw_mail("bob@example.com", reply_to(small_forum["bob"], small_forum["task"]), headers=many))
+    assert fetch_run(renv).returncode == 0
+    assert inbound(forum) == [("rejected", "the email's header is larger than 16384 bytes")]
+    assert explanations(forum) == ["bob@example.com"]
+
+
+def test_a_content_type_of_nested_comments_keeps_the_sender(
+        renv: Env, pop: DovecotServer, forum: Forum, small_forum: dict[str, int]) -> None:
+    # The email package parses the top Content-Type while reading the header, whatever we
+    # ask: 600 nested comments exhaust its recursion and the whole header is lost (today:
+    # "ignored: no sender address").  Now refused by the fixed limit, the sender kept.
+    pop.deliver(raw_mail("bob@example.com", reply_to(small_forum["bob"], small_forum["task"]),
+                         content_type=b"text/plain; " + b"(" * 600))
+    assert fetch_run(renv).returncode == 0
+    row = forum.conn.execute("SELECT status, reason, sender FROM inbound_emails").fetchone()
+    assert row == ("rejected", "the email's Content-Type header is longer than 1024 bytes or has more than 50"
+                   " comments", "bob@example.com")
+
+
+@pytest.mark.parametrize("name, value", [("replier_max_header_bytes", 1000), ("replier_max_header_field_bytes", "16k")])
+def test_header_limits_are_validated(renv: Env, pop: DovecotServer, name: str, value: object) -> None:
+    configure(renv, pop, **{name: value})
+    result = fetch_run(renv)
+    assert result.returncode == 78
+    assert "OPTS['%s'] must be a whole number" % name in result.stderr

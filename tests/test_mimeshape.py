@@ -34,8 +34,10 @@ def email_tree(raw: bytes) -> Shape:
 
 def test_every_poison_structure_measures_as_the_email_package_parses_it() -> None:
     for item in poison(b"bob@example.com", b"replies@forum.test"):
-        if "2000" in item.kind or "5000" in item.kind:
-            continue  # the reference itself gives up (RecursionError) or takes too long
+        if "2000" in item.kind or "5000" in item.kind or "comments" in item.kind:
+            # The reference itself gives up (RecursionError: in the structure, or in the
+            # top Content-Type, which the email package parses while reading the header).
+            continue
         assert measure(item.raw, UNLIMITED, UNLIMITED) == email_tree(item.raw), item.kind
 
 

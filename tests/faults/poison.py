@@ -6,7 +6,8 @@ CESU-style UTF-8), raw bytes that are no charset at all, controls and
 bidirectional overrides, put in every header the fetcher reads and in the
 body, from a stranger and from a member with a valid token (so that the
 posting path sees it too); and broken structure: deep, wide, unclosed,
-without boundaries, bare CRs.
+without boundaries, bare CRs; and header fields too long for the header
+parser, or for PostgreSQL's index.
 """
 
 from __future__ import annotations
@@ -118,6 +119,18 @@ def _structures(sender: bytes, to: bytes) -> Iterator[tuple[str, bytes]]:
                             body=b"--c\rContent-Type: text/plain\r\rCR.\r--c--\r").replace(b"\r\n", b"\r")
     yield "no header end", b"From: " + sender + b"\r\nTo: " + to + b"\r\nSubject: x\r\nno colon here\x00\xff"
     yield "only NULs", b"\x00" * 500
+    # Headers that cost CPython's header parser minutes (a From of 50,000 dots: over a minute),
+    # or its recursion (nested comments in the Content-Type it parses itself): refused by
+    # their size, measured on the bytes, before any parsing.
+    def fold(value: bytes) -> bytes:
+        return b"\r\n ".join(value[i:i + 900] for i in range(0, len(value), 900))
+    yield "a From of 50,000 dots", _mail(fold(b"." * 50000), to)
+    yield "a To of 280 KB of encoded words", _mail(sender, fold(b" ".join([b"=?utf-8?q?a?="] * 20000)))
+    yield "a header of 2,000 small fields", _mail(sender, to, extra=b"".join(
+        b"X-Filler-%d: %s\r\n" % (i, b"x" * 60) for i in range(2000)))
+    yield "a Content-Type of 600 comments", _mail(sender, to, content_type=b"text/plain; " + b"(" * 600)
+    yield "a Message-ID of 1,000 characters of U+20000", _mail(sender, to, message_id=(
+        "<" + "".join(chr(0x20000 + i) for i in range(1000)) + "@evil.example>").encode())
     yield "base64 of a surrogate", _mail(sender, to, extra=b"Content-Transfer-Encoding: base64\r\n",
                                          content_type=b"text/plain; charset=utf-7", body=b"KzJBQS0=\r\n")
 
