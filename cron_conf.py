@@ -58,7 +58,7 @@ OPTS = {
 	# e.g. [{'description': 'o365', 'host': 'smtp.office365.com', 'port': 587, 'tls': True, 'login': 'x@example.com',
 	#        'password': '', 'preset': 'office365', 'max_connections': 3, 'enabled': True},
 	#       {'description': 'relay', 'host': 'relay.example.com', 'per_minute': 600, 'max_connections': 4}]
-	, 'mail_log' : ''                  # log file, one greppable line per event; its folder must exist and be writable (default empty: no log file)
+	, 'mail_log' : ''                  # log file, one greppable line per event (a relative path is beside this file); its folder must exist and be writable (default empty: no log file)
 	, 'mail_disable' : False           # True: send_notifications.py does nothing and exits 0 (default False)
 
 	# Sending queue
@@ -67,8 +67,8 @@ OPTS = {
 	, 'send_max_attempts' : 10         # tries before a temporarily failing notification is marked failed (1-100; default 10)
 	, 'send_retry_seconds' : 60        # wait after the first temporary failure; doubles each time (1-86400 seconds; default 60)
 	, 'send_retry_max_seconds' : 21600 # longest wait between two tries (1-604800 seconds; default 21600)
-	, 'templates_dir' : ''             # folder with your own templates; its files win over templates/ (default empty: none)
-	, 'metrics_dir' : ''               # folder for a Prometheus textfile per run (node_exporter) (default empty: none)
+	, 'templates_dir' : ''             # folder with your own templates (relative: beside this file); its files win over templates/ (default empty: none)
+	, 'metrics_dir' : ''               # folder for a Prometheus textfile per run, for node_exporter (relative: beside this file) (default empty: none)
 
 	# Replies by email ("Allow to respond from E-mail" must be on in the universe)
 	, 'replier_from_addr' : ''         # reply mailbox, e.g. 'Forum reply <reply@example.com>'; a signed reply token is added as +TOKEN (default empty: replies by email off)

@@ -44,6 +44,10 @@ def load_module(path: Path) -> ModuleType:
         raise ConfigError(
             "%s line %s: Python syntax error: %s" % (path, exc.lineno, exc.msg)
         ) from None
+    except SystemExit as exc:
+        # sys.exit() in the settings would end the run with its own code and no word.
+        raise ConfigError("%s%s: the settings file called exit(%s): remove that call"
+                          % (path, _user_line(exc, path), exc.code)) from None
     except Exception as exc:  # the file is user code: report, do not trace
         line = _user_line(exc, path)
         raise ConfigError(

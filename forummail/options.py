@@ -185,8 +185,8 @@ OPTS: tuple[Option, ...] = (
     Option("smtp_servers", list, None, "several servers instead of MAIL_SMTP, mail spread over the enabled "
            "ones: a list of dicts, see docs/guide.md, Delivery at scale", "sending", shown="None: MAIL_SMTP",
            server=True),
-    Option("mail_log", str, "", "log file, one greppable line per event; its folder must exist and be "
-           "writable", "general", shown="empty: no log file"),
+    Option("mail_log", str, "", "log file, one greppable line per event (a relative path is beside this "
+           "file); its folder must exist and be writable", "general", shown="empty: no log file"),
     Option("mail_disable", bool, False, "True: send_notifications.py does nothing and exits 0", "sending"),
     _int("send_lease_seconds", 300, 30, 86400, "seconds", "how long a claimed notification stays reserved "
          "for the run that claimed it", "sending"),
@@ -197,9 +197,11 @@ OPTS: tuple[Option, ...] = (
          "each time", "sending"),
     _int("send_retry_max_seconds", 6 * 3600, 1, 7 * 86400, "seconds", "longest wait between two tries",
          "sending"),
-    Option("templates_dir", str, "", "folder with your own templates; its files win over templates/",
+    Option("templates_dir", str, "", "folder with your own templates (relative: beside this file); its "
+           "files win over templates/",
            "sending", shown="empty: none"),
-    Option("metrics_dir", str, "", "folder for a Prometheus textfile per run (node_exporter)", "general",
+    Option("metrics_dir", str, "", "folder for a Prometheus textfile per run, for node_exporter "
+           "(relative: beside this file)", "general",
            shown="empty: none"),
     Option("replier_from_addr", str, "", "reply mailbox, e.g. 'Forum reply <reply@example.com>'; a signed "
            "reply token is added as +TOKEN", "replies", shown="empty: replies by email off"),

@@ -49,6 +49,11 @@ def validate(module: ModuleType, path: Path, environ: dict[str, str] | None = No
     servers = smtp_servers(c, module, mail_disable, v["smtp_timeout"], v["smtp_verify_tls"])
     c.problems += schema_problems(v["DB_SCHEMA"])
     replies = _replies(c, v, path)
+    for key in ("templates_dir", "metrics_dir", "mail_log"):
+        # Relative to the settings file, as its .env is: cron runs from the
+        # user's home, not from the folder the administrator had in mind.
+        if v[key] and not Path(v[key]).expanduser().is_absolute():
+            v[key] = str(path.parent / v[key])
     for key in ("templates_dir", "metrics_dir"):
         if v[key] and not Path(v[key]).is_dir():
             c.problems.append("%s %r is not a folder" % (OPTION[key].label, v[key]))
