@@ -34,8 +34,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from .headerfields import strip_comments
 from .identity import domain_key
-from .parse import ParsedMail, strip_comments
+from .parse import ParsedMail
 
 PASS, FAIL, NONE = "pass", "fail", "none"
 

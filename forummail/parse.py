@@ -17,15 +17,22 @@ latin-1 instead of failing.
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from email import policy
-from email.header import decode_header, make_header
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
-from email.utils import getaddresses, parsedate_to_datetime
 
+from forummail.headerfields import (
+    addresses,
+    clean_header,
+    date_sent,
+    first_msgid,
+    header_text,
+    header_texts,
+    msgids,
+    sole_from,
+)
 from forummail.rawheader import MAX_FIELD_BYTES, MAX_HEADER_BYTES, Oversize, measure
 from forummail.safetext import clean, file_name
 from forummail.textpart import decode as _decode  # also for raw 8-bit headers
@@ -33,18 +40,7 @@ from forummail.textpart import part_text
 
 log = logging.getLogger(__name__)
 
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]+")
-_MSGID_RE = re.compile(r"<[^<>\s]+>")
-_ANGLE_RE = re.compile(r"<\s*([^<>\s@]+@[^<>\s@]+)\s*>")
-_QUOTED_RE = re.compile(r'"(?:[^"\\]|\\.)*"')
 _MAX_DEPTH = 30  # MIME nesting we follow; deeper parts are ignored
-# Longer values skip the email package's structured parser, quadratic on some
-# shapes (1,000 dots in From: 40 ms; 20,000: 25 s), for our own linear reading
-# (the fallbacks below, which also serve values that parser gives up on).
-# One mailbox, one Message-ID, one date fits; a list of recipients may not,
-# and only its addresses are used.  Every field we read at 1 KB cost 0.2 s
-# with the structured parser; with this bound, 20-85 ms.
-_STRUCTURED_MAX = 256
 
 
 @dataclass(frozen=True)
@@ -67,7 +63,7 @@ class ParsedMail:
     from_addr: str = ""  # the address mail clients show; see from_sole before trusting it
     from_name: str = ""
     # True only when there is one From header naming one address, read the same by
-    # every reading (parse._sole_from): only then can from_addr be anybody's identity.
+    # every reading (parse.sole_from): only then can from_addr be anybody's identity.
     from_sole: bool = False
     subject: str = ""
     to: list[str] = field(default_factory=list)
@@ -89,11 +85,11 @@ class ParsedMail:
 
     def header(self, name: str) -> str:
         """The first ``name`` header decoded to one line, or "" (never raises)."""
-        return _header_text(self.message, name)
+        return header_text(self.message, name)
 
     def header_all(self, name: str) -> list[str]:
         """Every ``name`` header decoded to one line each (never raises)."""
-        return _header_texts(self.message, name)
+        return header_texts(self.message, name)
 
 
 def parse_message(raw: bytes) -> ParsedMail:
@@ -128,7 +124,7 @@ def _parse_header_block(raw: bytes) -> ParsedMail:
         return _parse_headers(message)
     except Exception:  # a bug or a header nobody foresaw: degrade, do not fail the fetch
         log.warning("message header only partly parsed", exc_info=True)
-        return ParsedMail(message=message, subject=_header_text(message, "Subject"))
+        return ParsedMail(message=message, subject=header_text(message, "Subject"))
 
 
 def parse_body(mail: ParsedMail, raw: bytes) -> ParsedMail:
@@ -152,22 +148,22 @@ def parse_body(mail: ParsedMail, raw: bytes) -> ParsedMail:
 
 
 def _parse_headers(message: EmailMessage) -> ParsedMail:
-    from_list = _addresses(message, "From")
+    from_list = addresses(message, "From")
     from_addr, from_name = from_list[0] if from_list else ("", "")
     return ParsedMail(
         message=message,
-        message_id=_first_msgid(_header_text(message, "Message-ID")),
+        message_id=first_msgid(header_text(message, "Message-ID")),
         from_addr=from_addr,
         from_name=from_name,
-        from_sole=bool(from_addr) and _sole_from(message, from_addr),
-        subject=_header_text(message, "Subject"),
-        to=[a for a, _ in _addresses(message, "To")],
-        cc=[a for a, _ in _addresses(message, "Cc")],
-        delivered_to=[a for a, _ in _addresses(message, "Delivered-To")],
-        x_original_to=[a for a, _ in _addresses(message, "X-Original-To")],
-        in_reply_to=_first_msgid(_header_text(message, "In-Reply-To")),
-        references=_msgids(" ".join(_header_texts(message, "References"))),
-        date=_date(message),
+        from_sole=bool(from_addr) and sole_from(message, from_addr),
+        subject=header_text(message, "Subject"),
+        to=[a for a, _ in addresses(message, "To")],
+        cc=[a for a, _ in addresses(message, "Cc")],
+        delivered_to=[a for a, _ in addresses(message, "Delivered-To")],
+        x_original_to=[a for a, _ in addresses(message, "X-Original-To")],
+        in_reply_to=first_msgid(header_text(message, "In-Reply-To")),
+        references=msgids(" ".join(header_texts(message, "References"))),
+        date=date_sent(message),
     )
 
 
@@ -176,214 +172,6 @@ def _with_body(mail: ParsedMail, message: EmailMessage) -> ParsedMail:
     plain, html = _alternatives(message, body)
     return replace(mail, message=message, plain=plain or "", html=html,
                    attachments=_attachments(message, body, html or ""))
-
-
-# --- headers -----------------------------------------------------------------------------
-
-
-def _clean_header(value: str) -> str:
-    if re.search("[\udc80-\udcff]", value):
-        # Raw 8-bit bytes in a header come back as surrogates: decode them for real.
-        value = _decode(value.encode("utf-8", "surrogateescape"), None)
-    # Decoded encoded-words may smuggle CR/LF or other controls: one line, always;
-    # and lone surrogates (from =?utf-7?...?= among others) or NULs: never.
-    return clean(" ".join(_CONTROL_RE.sub(" ", value).split()))
-
-
-def _raw_values(message: Message, name: str) -> list[str]:
-    return [str(v) for k, v in message.raw_items() if k.lower() == name.lower()]
-
-
-def _long(message: Message, name: str) -> bool:
-    """Is a ``name`` field too long for the structured parser (``_STRUCTURED_MAX``)?"""
-    return any(len(v) > _STRUCTURED_MAX for v in _raw_values(message, name))
-
-
-def _header_texts(message: Message, name: str) -> list[str]:
-    values: list[str] = []
-    try:
-        if _long(message, name):
-            raise ValueError("read by _decode_words")
-        values = [str(v) for v in message.get_all(name) or []]
-    except Exception:
-        # Too long for the structured header parser, or it gave up: decode the raw value ourselves.
-        for key, raw in message.raw_items():
-            if key.lower() == name.lower():
-                values.append(_decode_words(str(raw)))
-    return [_clean_header(v) for v in values]
-
-
-def _header_text(message: Message, name: str) -> str:
-    values = _header_texts(message, name)
-    return values[0] if values else ""
-
-
-def _decode_words(raw: str) -> str:
-    try:
-        return str(make_header(decode_header(raw)))
-    except Exception:
-        return raw
-
-
-def _addresses(message: Message, name: str) -> list[tuple[str, str]]:
-    """(address, display name) pairs of every ``name`` header; only values with an "@"."""
-    found: list[tuple[str, str]] = []
-    try:
-        if _long(message, name):
-            raise ValueError("read by the linear fallback below")
-        raws = [str(v) for k, v in message.raw_items() if k.lower() == name.lower()]
-        for header, raw in zip(message.get_all(name) or [], raws, strict=False):
-            found += _angle_addresses(_structured(header), raw)
-        if found:
-            return found
-    except Exception:
-        found = []
-    # Parse the raw value and decode only the display names (RFC 2047 section 5):
-    # decoding first would let an encoded word in a name ("=?utf-8?q?Eve=0D=0ABcc:
-    # _victim@example.org?=") add an address of its own.
-    raws = [str(v) for k, v in message.raw_items() if k.lower() == name.lower()]
-    for value in (_clean_header(v) for v in raws):
-        angles = _angles(value)
-        if angles:  # a malformed header: the <addresses> are what clients show and answer
-            found += [(_clean_header(a), "") for a in angles]
-            continue
-        for display, spec in _legacy(value):
-            found.append((spec, _clean_header(_decode_words(display))))
-    return found
-
-
-def _structured(header: object) -> list[tuple[str, str]]:
-    """The email package's reading (RFC 5322 grammar, comments and all) of one address header."""
-    pairs = []
-    for address in getattr(header, "addresses", ()):
-        spec = _clean_header(str(address.addr_spec or ""))
-        if "@" in spec.strip("@"):
-            pairs.append((spec, _clean_header(str(address.display_name or ""))))
-    return pairs
-
-
-def _legacy(value: str) -> list[tuple[str, str]]:
-    """``email.utils.getaddresses``'s reading: (display name, address) with an "@", not decoded."""
-    try:
-        pairs = getaddresses([value])
-    except Exception:
-        return []
-    return [(display, _clean_header(spec)) for display, spec in pairs
-            if spec and "@" in spec and "=?" not in spec]
-
-
-def strip_comments(value: str) -> str | None:
-    """``value`` with each (nested) comment replaced by a space; None when one does not close.
-
-    RFC 5322 section 3.2.2: a comment is free text in parentheses, may nest and
-    may hold quoted-pairs; parentheses inside a quoted string are text.
-    Nothing in a comment is ever an address or an authserv-id.
-    """
-    out: list[str] = []
-    depth = 0
-    quoted = escaped = False
-    for ch in value:
-        if escaped:
-            escaped = False
-        elif ch == "\\" and (quoted or depth):
-            escaped = True
-        elif quoted:
-            quoted = ch != '"'
-        elif ch == "(":
-            depth += 1
-            continue
-        elif ch == ")":
-            if depth == 0:
-                return None
-            depth -= 1
-            ch = " "
-        elif depth == 0 and ch == '"':
-            quoted = True
-        if depth == 0:
-            out.append(ch)
-    return None if depth or quoted else "".join(out)
-
-
-def _angles(raw: str) -> list[str]:
-    """The ``<addresses>`` of a header as mail clients find them: outside comments and quoted strings."""
-    text = strip_comments(raw)
-    # An unclosed comment or quote: a malformed header, read as best we can;
-    # from_sole never believes it (_sole_from).
-    return _ANGLE_RE.findall(_QUOTED_RE.sub("", raw if text is None else text))
-
-
-def _angle_addresses(pairs: list[tuple[str, str]], raw: str) -> list[tuple[str, str]]:
-    """Trust the address in angle brackets, as mail clients do.
-
-    ``From: bob@example.com <mallory@evil.example>`` (a display name that looks
-    like an address, unquoted) is parsed by ``email`` as bob's address, while
-    every client shows, and answers, mallory's: a forged sender that passes
-    DMARC.  Where each parsed address has its ``<...>``, those are the addresses.
-    An address inside a comment (``(<bob@example.com>) mallory@example.com``)
-    is text, never an address.
-    """
-    angles = _angles(raw)
-    if len(angles) != len(pairs) or [a.lower() for a in angles] == [p.lower() for p, _ in pairs]:
-        return pairs
-    return [(_clean_header(angle), display or (spec if spec.lower() != angle.lower() else ""))
-            for angle, (spec, display) in zip(angles, pairs, strict=True)]
-
-
-def _sole_from(message: Message, from_addr: str) -> bool:
-    """Does From name exactly ``from_addr`` and nothing else, whoever reads it?
-
-    Three readings of the one raw From header must each find exactly that one
-    address, character for character: the email package's (RFC 5322 grammar),
-    the ``<address>`` outside comments and quoted strings that mail clients
-    show, and ``getaddresses``.  A header they read differently
-    (``bob@example.com <mallory@evil.example>``), with several addresses, or
-    with a comment or quote that does not close proves nobody: a proof of
-    one reading must not post as the member of another.
-    """
-    try:
-        raws = [str(v) for k, v in message.raw_items() if k.lower() == "from"]
-        headers = message.get_all("From") or []
-        if len(raws) != 1 or len(headers) != 1 or strip_comments(raws[0]) is None:
-            return False
-        structured = [spec for spec, _ in _structured(headers[0])]
-        angles = [_clean_header(a) for a in _angles(raws[0])]
-        legacy = [spec for _, spec in _legacy(raws[0])]
-    except Exception:
-        return False
-    return structured == [from_addr] and angles in ([], [from_addr]) and legacy == [from_addr]
-
-
-def _first_msgid(value: str) -> str:
-    ids = _msgids(value)
-    return ids[0] if ids else value.strip()
-
-
-def _msgids(value: str) -> list[str]:
-    ids = _MSGID_RE.findall(value)
-    return ids if ids else value.split()
-
-
-def _date(message: Message) -> datetime | None:
-    if _long(message, "Date"):
-        return None  # no date is that long: a trap for the structured parser
-    try:
-        header = message.get("Date")
-        parsed = getattr(header, "datetime", None)
-        if parsed is None and header is not None:
-            parsed = parsedate_to_datetime(str(header))
-    except Exception:
-        return None
-    if not isinstance(parsed, datetime):
-        return None
-    if parsed.tzinfo is None:
-        # "-0000" means UTC with the sender's zone unknown (RFC 5322 3.3).
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed
-
-
-# --- body and attachments ----------------------------------------------------------------
-
-
 def _body_part(message: EmailMessage) -> Message | None:
     try:
         body = message.get_body(preferencelist=("plain", "html"))
@@ -459,7 +247,7 @@ def _collect(part: Message, body: Message | None, html: str, found: list[Attachm
         payload = part.get_payload(decode=True)
     except Exception:
         payload = None
-    content_id = _header_text(part, "Content-ID").strip("<>") or None
+    content_id = header_text(part, "Content-ID").strip("<>") or None
     found.append(Attachment(
         filename=filename,
         content_type=clean(content_type),
@@ -478,5 +266,5 @@ def _filename(part: Message) -> str | None:
     if not name:
         return None
     # A label, never a path, and shown as it really is (safetext.file_name).
-    safe = file_name(_clean_header(str(name)), fallback="")
+    safe = file_name(clean_header(str(name)), fallback="")
     return safe or None
