@@ -152,7 +152,7 @@ def from_domain(mail: ParsedMail) -> str:
 
     ``mail.from_addr`` is the address members are matched by; ``from_sole``
     says every reading of the header found that one address and no other
-    (parse.py), so the domain proven is that address's, local part and all.
+    (headerfields.sole_from), so the domain proven is that address's, local part and all.
     """
     if not mail.from_sole or "@" not in mail.from_addr:
         return ""

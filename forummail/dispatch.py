@@ -233,26 +233,30 @@ class Dispatcher:
         transport = Transport([slot.server])
         conn: psycopg.Connection | None = None
         writer: store.outgoing.OutcomeWriter | None = None
+        held: Item | None = None  # taken from the queue and not yet settled or handed on
         try:
             conn = self.outcomes.connect()
             writer = store.outgoing.OutcomeWriter(conn)
             while True:
-                item = self._next(slot)
+                item = held = self._next(slot)
                 if item is None:
                     return
                 writer.flush()  # the connection is ours again for what follows
                 if time.monotonic() > item.deadline:
                     self.outcomes.release(item.jobs, 0, conn)  # our lease is nearly over
                     self._settled()
+                    held = None
                     continue
                 if not slot.usable:
                     self._give_back(conn, item, slot)
+                    held = None
                     return
                 if slot.server.budgeted:
                     limit = store.outgoing.budget_take(conn, slot.server, len(item.out.recipients))
                     if limit:
                         self._set(slot, exhausted=limit)
                         self._give_back(conn, item, slot)
+                        held = None
                         return
                 try:
                     # The previous outcome is written while MAIL FROM and RCPT TO
@@ -265,13 +269,21 @@ class Dispatcher:
                     log.info("SMTP server %s left aside for %d s: %s", slot.server.name,
                              slot.server.aside_seconds, exc)
                     self._give_back(conn, item, slot)
+                    held = None
                     return
                 self.outcomes.record(writer, item.jobs, item.out.message_id, result)
                 self._settled()
+                held = None
         except psycopg.Error as exc:
             with self.lock:
                 self.problems.append("database: %s" % exc)
                 slot.down = slot.down or "database connection lost"
+            if held is not None:
+                # Its outcome could not be recorded (it may have been sent): its rows
+                # stay claimed by this run until the lease ends, and are taken again
+                # then.  Counted as settled, or finish() would wait for it forever
+                # while another server's workers live.
+                self._settled()
         finally:
             with self.lock:
                 slot.workers -= 1

@@ -10,7 +10,6 @@ package's structured parser, which is quadratic on some shapes.
 
 from __future__ import annotations
 
-import logging
 import re
 from datetime import UTC, datetime
 from email.header import decode_header, make_header
@@ -19,8 +18,6 @@ from email.utils import getaddresses, parsedate_to_datetime
 
 from forummail.safetext import clean
 from forummail.textpart import decode as _decode  # also for raw 8-bit headers
-
-log = logging.getLogger(__name__)
 
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]+")
 _MSGID_RE = re.compile(r"<[^<>\s]+>")
@@ -236,6 +233,3 @@ def date_sent(message: Message) -> datetime | None:
         # "-0000" means UTC with the sender's zone unknown (RFC 5322 3.3).
         parsed = parsed.replace(tzinfo=UTC)
     return parsed
-
-
-# --- body and attachments ----------------------------------------------------------------

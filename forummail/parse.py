@@ -63,7 +63,7 @@ class ParsedMail:
     from_addr: str = ""  # the address mail clients show; see from_sole before trusting it
     from_name: str = ""
     # True only when there is one From header naming one address, read the same by
-    # every reading (parse.sole_from): only then can from_addr be anybody's identity.
+    # every reading (headerfields.sole_from): only then can from_addr be anybody's identity.
     from_sole: bool = False
     subject: str = ""
     to: list[str] = field(default_factory=list)
@@ -172,6 +172,11 @@ def _with_body(mail: ParsedMail, message: EmailMessage) -> ParsedMail:
     plain, html = _alternatives(message, body)
     return replace(mail, message=message, plain=plain or "", html=html,
                    attachments=_attachments(message, body, html or ""))
+
+
+# --- body and attachments ----------------------------------------------------------------
+
+
 def _body_part(message: EmailMessage) -> Message | None:
     try:
         body = message.get_body(preferencelist=("plain", "html"))
