@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 from email import message_from_bytes, policy
 from pathlib import Path
 
@@ -23,6 +24,12 @@ def no_dotenv_secret(env: Env, **opts: object) -> None:
     """The test's settings, with REPLY_TOKEN_SECRET set nowhere."""
     env.configure(opts=dict(opts))
     (env.tmp / ".env").write_text("")
+
+
+def mailbox_opts(pop: DovecotServer) -> dict[str, object]:
+    """The OPTS of the test's reply mailbox (plain POP3 on the Dovecot of the test)."""
+    return {"replier_pop_addr": "127.0.0.1:%d" % pop.port, "replier_pop_ssl": False,
+            "replier_pop_login": "replies", "replier_pop_psswd": POP_PASSWORD}
 
 
 def posted(forum: Forum) -> list[str]:
@@ -81,7 +88,7 @@ def test_manual_conf_sends_and_receives_with_no_secret_anywhere(
     note = notification_for(env, "bob@example.com")
     token = reply_token.find(str(note["Reply-To"]))
     assert token and str(note["Reply-To"]).endswith("@your.company.com>")
-    reply_token.verify([secret], token, __import__("datetime").date.today())  # signed with the database's secret
+    reply_token.verify([secret], token, date.today())  # signed with the database's secret
 
     pop.deliver(gmail_reply(note, "Bob Builder <bob@example.com>", "Yes, on Thursday."))
     fetched = env.run("fetch_replies.py", env=trust)
@@ -119,8 +126,7 @@ def test_a_run_with_no_secret_anywhere_says_run_init_db(env: Env, forum: Forum, 
 
 def test_environment_secret_signs_and_database_secrets_still_verify(
         env: Env, forum: Forum, small_forum: dict[str, int], pop: DovecotServer) -> None:
-    mailbox = {"replier_pop_addr": "127.0.0.1:%d" % pop.port, "replier_pop_ssl": False,
-               "replier_pop_login": "replies", "replier_pop_psswd": POP_PASSWORD}
+    mailbox = mailbox_opts(pop)
     no_dotenv_secret(env, **mailbox)
     assert env.run("manage.py", "init-db").returncode == 0
     forum.post(small_forum["task"], small_forum["ann"], "signed by the database's secret")
@@ -133,7 +139,7 @@ def test_environment_secret_signs_and_database_secrets_still_verify(
     assert env.run("send_notifications.py").returncode == 0
     from_env = message_from_bytes(env.smtp.messages[-1].data, policy=policy.default)
     token = reply_token.find(str(from_env["Reply-To"]))
-    assert token and reply_token.verify([env_secret], token, __import__("datetime").date.today())
+    assert token and reply_token.verify([env_secret], token, date.today())
 
     pop.deliver(gmail_reply(from_db, "bob@example.com", "answer to the older mail"))
     pop.deliver(gmail_reply(from_env, "cat@example.com" if "cat" in str(from_env["To"]) else "bob@example.com",
@@ -148,8 +154,7 @@ def test_environment_secret_signs_and_database_secrets_still_verify(
 
 def test_previous_environment_secret_keeps_old_replies_valid(
         env: Env, forum: Forum, small_forum: dict[str, int], pop: DovecotServer) -> None:
-    mailbox = {"replier_pop_addr": "127.0.0.1:%d" % pop.port, "replier_pop_ssl": False,
-               "replier_pop_login": "replies", "replier_pop_psswd": POP_PASSWORD}
+    mailbox = mailbox_opts(pop)
     old, new = "old-secret-0123456789", "0123456789abcdef-secret"
     env.configure(opts=mailbox, env={"REPLY_TOKEN_SECRET": old})
     forum.post(small_forum["task"], small_forum["ann"], "question")
@@ -172,8 +177,7 @@ def test_previous_environment_secret_keeps_old_replies_valid(
 
 def test_rotate_secret_keeps_earlier_tokens_until_forgotten(
         env: Env, forum: Forum, small_forum: dict[str, int], pop: DovecotServer) -> None:
-    mailbox = {"replier_pop_addr": "127.0.0.1:%d" % pop.port, "replier_pop_ssl": False,
-               "replier_pop_login": "replies", "replier_pop_psswd": POP_PASSWORD}
+    mailbox = mailbox_opts(pop)
     no_dotenv_secret(env, **mailbox)
     assert env.run("manage.py", "init-db").returncode == 0
     forum.post(small_forum["task"], small_forum["ann"], "before the rotation")
@@ -188,7 +192,7 @@ def test_rotate_secret_keeps_earlier_tokens_until_forgotten(
     assert env.run("send_notifications.py").returncode == 0
     newest = message_from_bytes(env.smtp.messages[-1].data, policy=policy.default)
     token = reply_token.find(str(newest["Reply-To"]))
-    assert token and reply_token.verify([second], token, __import__("datetime").date.today())
+    assert token and reply_token.verify([second], token, date.today())
 
     pop.deliver(gmail_reply(bob, "bob@example.com", "answer signed before the rotation"))
     assert env.run("fetch_replies.py").returncode == 0
