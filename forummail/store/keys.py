@@ -7,7 +7,6 @@ module only reads and writes them.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 
 import psycopg
 
@@ -54,7 +53,3 @@ def reply_secrets(conn: psycopg.Connection, keep_days: int) -> list[str]:
     """The secrets that verify, newest (the one that signs) first."""
     return [str(r[1]) for r in conn.execute(_LIVE_SECRETS, {"days": keep_days})]
 
-
-def reply_secret_dates(conn: psycopg.Connection, keep_days: int) -> list[tuple[datetime, datetime | None]]:
-    """(created, replaced) of the secrets that verify, newest first: never the values."""
-    return [(r[2], r[3]) for r in conn.execute(_LIVE_SECRETS, {"days": keep_days})]
