@@ -18,14 +18,17 @@ Decisions worth knowing:
 * Inline answers (the person's text interleaved between ">" quoted lines) keep the quoted
   lines they answer, because cutting them would lose the meaning; only the attribution
   line ("On ... wrote:", which carries a private address) and the quoted lines after the
-  last answer go.  A single quoted block followed by the answer (bottom posting) is not an
-  inline answer: the quote goes and the answer stays.
+  last answer go; text between two quoted blocks is an answer even when the second block
+  is that trailing quote.  A single quoted block followed by the answer (bottom posting)
+  is not an inline answer: the quote goes and the answer stays.
 * Forwarded messages ("---------- Forwarded message ---------", "Begin forwarded
   message:") are never cut: the forwarded content is what the person sends.
 * A line of "---" or "___" alone is not a cut; it only extends a cut that follows it.
 * Valedictions and names ("Thanks,\\nJohn") are the person's words and stay.
-* When the cuts would leave nothing, the whole text is kept (minus our separator and
-  what follows it), reason ``guard``.
+* Nothing but the quote (at most the client's attribution or header block and an app's
+  "Sent from my iPhone" around it) is an empty reply, reason ``empty``: refused, not posted.
+* When the cuts would otherwise leave nothing, the whole text is kept (minus our
+  separator and what follows it), reason ``guard``: more, never less.
 
 This module holds the order of the cuts; the steps that need more than a few lines
 live beside it: ``quote_headers`` (where a quoted original begins), ``signatures``,

@@ -12,8 +12,7 @@ from hypothesis import strategies as st
 
 from forummail.extract import extract_reply
 from forummail.trim import trim_reply
-from tests.golden import LANGS, ORIGINAL, Case, all_cases, apple, gmail, outlook, quoted, thunderbird, to_email, \
-    webmail
+from tests.golden import LANGS, ORIGINAL, Case, all_cases, apple, gmail, outlook, quoted, thunderbird, to_email, webmail
 
 CASES = all_cases()
 _WORD_RE = re.compile(r"\w+")

@@ -26,7 +26,8 @@ SAMSUNG = {  # Samsung Email: signature, then its own "Original message" block
            "De: Ann Author <ann@example.com>\nData: 03/06/2024 10:00 (GMT-03:00)\nPara: Bob Builder <bob@example.com>\n"
            "Assunto: [#7] Rack plan"),
     "nl": ("Verzonden vanaf Samsung Galaxy smartphone.", "-------- Oorspronkelijk bericht --------\n"
-           "Van: Ann Author <ann@example.com>\nDatum: 03-06-2024 10:00 (GMT+01:00)\nAan: Bob Builder <bob@example.com>\n"
+           "Van: Ann Author <ann@example.com>\nDatum: 03-06-2024 10:00 (GMT+01:00)\n"
+           "Aan: Bob Builder <bob@example.com>\n"
            "Onderwerp: [#7] Rack plan"),
     "pl": ("Wysłane z mojego smartfona Galaxy", "-------- Oryginalna wiadomość --------\n"
            "Od: Ann Author <ann@example.com>\nData: 03.06.2024 10:00 (GMT+01:00)\nDo: Bob Builder <bob@example.com>\n"
@@ -35,7 +36,8 @@ SAMSUNG = {  # Samsung Email: signature, then its own "Original message" block
            "От: Ann Author <ann@example.com>\nДата: 03.06.2024 10:00 (GMT+03:00)\nКому: Bob Builder <bob@example.com>\n"
            "Тема: [#7] Rack plan"),
     "tr": ("Samsung Galaxy akıllı telefonumdan gönderildi", "-------- Orijinal mesaj --------\n"
-           "Kimden: Ann Author <ann@example.com>\nTarih: 03.06.2024 10:00 (GMT+03:00)\nKime: Bob Builder <bob@example.com>\n"
+           "Kimden: Ann Author <ann@example.com>\nTarih: 03.06.2024 10:00 (GMT+03:00)\n"
+           "Kime: Bob Builder <bob@example.com>\n"
            "Konu: [#7] Rack plan"),
 }
 for lang, (signature, header) in SAMSUNG.items():
