@@ -83,6 +83,7 @@ def _attribution_strength(window: str) -> bool | None:
         qp.ATTRIBUTION_RE.fullmatch(window)
         or qp.CJK_ATTRIBUTION_RE.fullmatch(window)
         or qp.QUOTING_RE.fullmatch(window)
+        or qp.DASHED_ATTRIBUTION_RE.fullmatch(window)
     ):
         return not has_date_or_address
     if len(window) <= 250 and qp.EMAIL_RE.search(window) and qp.DIGIT_RE.search(window):

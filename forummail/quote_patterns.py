@@ -23,8 +23,7 @@ TRACKING_MARKS = "\u1427"
 QUOTED_RE = re.compile(r"^[ \t]{0,3}[>＞](?![ \t]*[:：][ \t]*$)")
 
 # Verbs that end an attribution line ("On <date>, <name> wrote:") in many languages.
-# The attribution may go on after the verb ("Op ... schreef X <x@y>:") up to the colon, or
-# to the dashes that close Zoho's form ("---- On <date> X <x@y> wrote ----").
+# The attribution may go on after the verb ("Op ... schreef X <x@y>:") up to the colon.
 _ATTRIBUTION_VERBS = (
     r"wrote|writes|has written"
     r"|schrieb|geschrieben|schreef|heeft geschreven|skrev|skriver|kirjoitti"
@@ -34,7 +33,13 @@ _ATTRIBUTION_VERBS = (
     r"|wiadomość napisana przez"
 )
 ATTRIBUTION_RE = re.compile(
-    r"(?:[-–—]{2,}\s*)?\S.{0,300}?(?<!\w)(?:" + _ATTRIBUTION_VERBS + r")(?!\w)(?:.{0,200}?[:：]|.{0,200}?[-–—]{2,})",
+    r"(?:[-–—]{2,}\s*)?\S.{0,300}?(?<!\w)(?:" + _ATTRIBUTION_VERBS + r")(?!\w).{0,200}?[:：]",
+    re.IGNORECASE,
+)
+# Zoho and others close the attribution with dashes instead of a colon, and open it with
+# them too ("---- On <date> X <x@y> wrote ----").
+DASHED_ATTRIBUTION_RE = re.compile(
+    r"[-–—]{3,}\s*\S.{0,300}?(?<!\w)(?:" + _ATTRIBUTION_VERBS + r")(?!\w).{0,200}?\s[-–—]{3,}",
     re.IGNORECASE,
 )
 # East-Asian attributions have no word boundaries.
@@ -115,9 +120,9 @@ SEPARATOR_LINE_RE = re.compile(r"[ \t]*(?:[-_=*~—–]{3,}|[-_=*~—–][ \-_=*
 MOBILE_SIGNATURE_RE = re.compile(
     r"(?:"
     r"sent (?:from|with|using|via|by) \S.*|sent from my \S.*"
-    r"|(?:get|download) \S+ for (?:ios|android|iphone|windows)\S*|obtenir \S+ pour \S.*|obtener \S+ para \S.*"
-    r"|\S+ für (?:ios|android)\S* herunterladen|scarica \S+ per \S.*"
-    r"|von meine[mr]\W\S.*(?:gesendet)?|gesendet (?:von|mit) \S.*"
+    r"|(?:get|download) (?:outlook|\S*mail) for \S.*|(?:obtenir|télécharger) outlook pour \S.*"
+    r"|(?:obtener|descargar) outlook para \S.*|outlook für \S+ herunterladen|scarica outlook per \S.*"
+    r"|von meinem \S.*|von meine[mr]\W\S.*gesendet|gesendet (?:von|mit) \S.*"
     r"|envoyé (?:de|depuis|avec) \S.*|enviado (?:desde|de|con|do) \S.*"
     r"|inviato da(?:l mio)? \S.*|verzonden (?:vanaf|met|van) \S.*|verstuurd vanaf \S.*"
     r"|skickat från \S.*|sendt fra \S.*|lähetetty \S.* ?(?:-laitteesta|laitteesta).*"
