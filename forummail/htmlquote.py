@@ -97,6 +97,8 @@ def strip_html_quote(html: str) -> str:
         log.warning("html parser failed; not cutting the quote at the html level", exc_info=True)
         return html
     events = collector.events
+    if _answers_inside(events, 0):
+        return html  # inline answers or bottom posting: the questions stay, the text trimmer decides
     texts_before: list[str] = []
     for index, event in enumerate(events):
         if event.kind == "text":

@@ -49,7 +49,7 @@ def find_spans(lines: list[str], start: int, limit: int) -> list[Span]:
 def _attribution_ending_at(lines: list[str], e: int, floor: int) -> tuple[int, bool] | None:
     """If an attribution ("On ..., X wrote:") ends at line ``e``, its first line and weakness."""
     last = clean_line(lines[e])
-    if not last or len(last) > _MAX_WINDOW or last[-1] not in ":：":
+    if not last or len(last) > _MAX_WINDOW or last[-1] not in ":：-–—":
         return None
     matches: list[tuple[int, bool]] = []
     for s in range(e, max(floor, e - 3) - 1, -1):
@@ -64,9 +64,14 @@ def _attribution_ending_at(lines: list[str], e: int, floor: int) -> tuple[int, b
     if not matches:
         return None
     # The attribution starts at a line that looks like a start ("On ...", "Am ...", a
-    # date); without one, the shortest window wins, so no text above is eaten.
+    # date), or at the line with the address when the client wrapped after it ("Ann
+    # <ann@example.com>, 3 Haz 2024, 10:00 tarihinde\nşunu yazdı:"); without either, the
+    # shortest window wins, so no text above is eaten.
     for s, weak in matches:
         if qp.ATTRIBUTION_LEADS_RE.match(clean_line(lines[s])):
+            return s, weak
+    for s, weak in matches:
+        if s < e and qp.EMAIL_RE.search(lines[s]) and not weak:
             return s, weak
     return matches[0]
 
@@ -78,6 +83,7 @@ def _attribution_strength(window: str) -> bool | None:
         qp.ATTRIBUTION_RE.fullmatch(window)
         or qp.CJK_ATTRIBUTION_RE.fullmatch(window)
         or qp.QUOTING_RE.fullmatch(window)
+        or qp.DASHED_ATTRIBUTION_RE.fullmatch(window)
     ):
         return not has_date_or_address
     if len(window) <= 250 and qp.EMAIL_RE.search(window) and qp.DIGIT_RE.search(window):

@@ -14,9 +14,13 @@ import re
 # Invisible characters some clients sprinkle into headers (Windows Mail puts LRMs
 # around dates, Apple Mail a BOM before quoted text); they must not defeat a match.
 INVISIBLE_RE = re.compile("[\u200b\u200c\u200d\u200e\u200f\u2060\ufeff]")
+# Marks that mail-tracking extensions (Streak, Mixmax) leave on a line of their own
+# ("ᐧ", U+1427): a line of nothing else shows nothing the person wrote.
+TRACKING_MARKS = "\u1427"
 
-# A quoted line: optional indentation, then ">" (also the fullwidth form).
-QUOTED_RE = re.compile(r"^[ \t]{0,3}[>＞]")
+# A quoted line: optional indentation, then ">" (also the fullwidth form); ">:" alone is
+# the end of an address wrapped inside an attribution ("<ann@example.com\n>:"), not a quote.
+QUOTED_RE = re.compile(r"^[ \t]{0,3}[>＞](?![ \t]*[:：][ \t]*$)")
 
 # Verbs that end an attribution line ("On <date>, <name> wrote:") in many languages.
 # The attribution may go on after the verb ("Op ... schreef X <x@y>:") up to the colon.
@@ -25,15 +29,22 @@ _ATTRIBUTION_VERBS = (
     r"|schrieb|geschrieben|schreef|heeft geschreven|skrev|skriver|kirjoitti"
     r"|a\s+écrit|escribió|escreveu|ha\s+scritto|scrisse"
     r"|napisał\(a\)|napisał|napisała|pisze|napsal\(a\)|napsal|napsala|írta|yazdı|έγραψε"
-    r"|написал\(а\)|написала|написал|пишет|написав|napisao|napisala"
+    r"|написал\(а\)|написала|написал|пишет|написав|написала|пише|napisao|napisala"
+    r"|wiadomość napisana przez"
 )
 ATTRIBUTION_RE = re.compile(
     r"(?:[-–—]{2,}\s*)?\S.{0,300}?(?<!\w)(?:" + _ATTRIBUTION_VERBS + r")(?!\w).{0,200}?[:：]",
     re.IGNORECASE,
 )
+# Zoho and others close the attribution with dashes instead of a colon, and open it with
+# them too ("---- On <date> X <x@y> wrote ----").
+DASHED_ATTRIBUTION_RE = re.compile(
+    r"[-–—]{3,}\s*\S.{0,300}?(?<!\w)(?:" + _ATTRIBUTION_VERBS + r")(?!\w).{0,200}?\s[-–—]{3,}",
+    re.IGNORECASE,
+)
 # East-Asian attributions have no word boundaries.
 CJK_ATTRIBUTION_RE = re.compile(
-    r"\S.{0,300}?(?:写道|寫道|のメッセージ|書きました|が書きました|님이 작성)\s*.{0,100}?[:：]"
+    r"\S.{0,300}?(?:写道|寫道|のメッセージ|のメール|書きました|が書きました|님이 작성|작성|쓴 글)\s*.{0,100}?[:：]"
 )
 # Attributions introduced by a leading word ("Quoting John <j@x.y>:").
 QUOTING_RE = re.compile(r"(?:Quoting|Zitat von|Citando|Citation de|Cytuję|Цитата)\b.{1,200}[:：]", re.IGNORECASE)
@@ -56,7 +67,7 @@ ORIGINAL_MESSAGE_RE = re.compile(
     r"|oorspronkelijk bericht|origineel bericht|oprindelig meddelelse|opprinnelig melding"
     r"|ursprungligt meddelande|originalmeddelande|wiadomość oryginalna|oryginalna wiadomość"
     r"|исходное сообщение|оригинальное сообщение|alkuperäinen viesti|původní zpráva|eredeti üzenet"
-    r"|orijinal ileti|原始邮件|元のメッセージ|reply message|antwort nachricht"
+    r"|orijinal ileti|orijinal mesaj|原始邮件|元のメッセージ|reply message|antwort nachricht"
     r")\s*[-_=*]*\s*:?",
     re.IGNORECASE,
 )
@@ -80,11 +91,11 @@ FORWARD_RE = re.compile(
 # to a role; a block needs "from" plus enough other roles (see trim._header_block_end).
 HEADER_LABELS: dict[str, str] = {}
 for _role, _labels in {
-    "from": "from|von|de|da|van|fra|från|od|от|от кого|差出人|发件人|寄件者|寄件人|lähettäjä|feladó|kimden|afzender"
+    "from": "from|von|від|de|da|van|fra|från|od|от|от кого|差出人|发件人|寄件者|寄件人|lähettäjä|feladó|kimden|afzender"
     "|remitente|expéditeur|mittente|avsändare|odesílatel|보낸 사람",
     "sent": "sent|date|gesendet|datum|envoyé|envoyé le|enviado|enviada|fecha|data|inviato|verzonden|sendt|dato|skickat"
     "|wysłano|wysłane|отправлено|дата|送信日時|日付|发送时间|發送時間|日期|lähetetty|päivämäärä|elküldve|dátum"
-    "|gönderildi|tarih|odesláno|sent at|보낸 날짜",
+    "|gönderildi|tarih|odesláno|sent at|보낸 날짜|надіслано|enviado el|enviada em|enviado em",
     "to": "to|an|à|a|para|aan|til|till|do|кому|宛先|收件人|收件者|vastaanottaja|címzett|kime|komu|destinatario"
     "|destinataire|받는 사람",
     "cc": "cc|bcc|kopie|copie|copia|kopia|копия|dw|kopio|másolat|bilgi",
@@ -109,13 +120,15 @@ SEPARATOR_LINE_RE = re.compile(r"[ \t]*(?:[-_=*~—–]{3,}|[-_=*~—–][ \-_=*
 MOBILE_SIGNATURE_RE = re.compile(
     r"(?:"
     r"sent (?:from|with|using|via|by) \S.*|sent from my \S.*"
-    r"|get outlook for \S.*|download outlook for \S.*"
-    r"|von meinem \S.*(?:gesendet)?|gesendet (?:von|mit) \S.*"
+    r"|(?:get|download) (?:outlook|\S*mail) for \S.*|(?:obtenir|télécharger) outlook pour \S.*"
+    r"|(?:obtener|descargar) outlook para \S.*|outlook für \S+ herunterladen|scarica outlook per \S.*"
+    r"|von meinem \S.*|von meine[mr]\W\S.*gesendet|gesendet (?:von|mit) \S.*"
     r"|envoyé (?:de|depuis|avec) \S.*|enviado (?:desde|de|con|do) \S.*"
-    r"|inviato da \S.*|verzonden (?:vanaf|met|van) \S.*|verstuurd vanaf \S.*"
+    r"|inviato da(?:l mio)? \S.*|verzonden (?:vanaf|met|van) \S.*|verstuurd vanaf \S.*"
     r"|skickat från \S.*|sendt fra \S.*|lähetetty \S.* ?(?:-laitteesta|laitteesta).*"
-    r"|wysłane z \S.*|отправлено (?:с|из) \S.*|odesláno z \S.*"
-    r"|\S+ ?から送信|发自我的\S*|來自我的\S*|从我的\S+发送"
+    r"|wysłane z \S.*|отправлено (?:с|из) \S.*|надіслано з \S.*|odesláno z \S.*"
+    r"|\S.{0,60}(?:dan|den|tan|ten) gönderildi|\S.{0,40}에서 보냄"
+    r"|\S+ ?から送信|发自我的\S*|來自我的\S*|从我的 ?\S+ ?发送"
     r")",
     re.IGNORECASE,
 )
@@ -135,7 +148,11 @@ DISCLAIMER_RE = re.compile(
     r"|.{0,40}\b(?:this (?:e-?mail|message|communication|transmission)|the information (?:contained )?in this"
     r"|the contents? of this (?:e-?mail|message)).{0,80}?"
     r"\b(?:confidential|intended (?:solely|only|exclusively)|privileged|may contain)"
-    r"|.{0,40}if you (?:are not|have received this).{0,40}(?:intended recipient|in error)",
+    r"|.{0,40}if you (?:are not|have received this).{0,40}(?:intended recipient|in error)"
+    r"|diese (?:e-?mail|nachricht) (?:enthält|kann) vertrauliche"
+    r"|(?:ce|cet) (?:message|courriel|e-?mail).{0,60}confidentiel"
+    r"|(?:este|esta) (?:mensaje|correo|e-?mail).{0,60}confidencial"
+    r"|(?:questo|questa) (?:messaggio|e-?mail).{0,60}(?:confidenziale|riservat)",
     re.IGNORECASE,
 )
 

@@ -364,9 +364,19 @@ def explanation(reason: str, sent_at: datetime | None, inbound_id: int) -> str:
         which += " of %s" % sent_at.strftime("%Y-%m-%d %H:%M %z").strip()
     which += " (our reference: inbound email %d)" % inbound_id
     return (
-        "%s could not be posted to the forum: %s.\n\n"
+        "%s could not be posted to the forum: %s.\n\n%s"
         "Nothing was posted. To answer, reply to the most recent notification email you received for "
         "that task, from the address it was sent to, or write your answer in the forum itself. If you "
         "think this is wrong, ask the forum's administrator.\n\n"
         "This is an automatic message; you will get it at most once a day for this reason.\n"
-        % (which, reason))
+        % (which, reason, _HINTS.get(reason, "")))
+
+
+# What a sender can do about a refusal whose cause is in their own email.
+_HINTS = {
+    "the reply is empty": (
+        "We found nothing written by you in it: only the quoted message you answered (with at most the "
+        "line your mail program adds, like \"On ... wrote:\" or \"Sent from my iPhone\"), or no text at "
+        "all. The quoted message is already in the forum, so it is not posted again. Write your answer "
+        "above the quoted text, or between its lines, and send it again.\n\n"),
+}

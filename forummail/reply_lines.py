@@ -57,8 +57,8 @@ def is_quoted(line: str) -> bool:
 
 
 def is_blank(line: str) -> bool:
-    """Whether ``line`` shows nothing."""
-    return not clean_line(line)
+    """Whether ``line`` shows nothing the person wrote (a tracking mark alone counts as nothing)."""
+    return not clean_line(line).strip(qp.TRACKING_MARKS)
 
 
 def is_text(line: str) -> bool:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from forummail import quote_patterns as qp
 from forummail.reply_lines import clean_line, extend_over_rule, is_blank, is_quoted, is_rule, is_text
 
+_DELIMITERS = ("--", "__")
 _MAX_SIGNATURE_LINES = 15  # a "--" (without the space) followed by more than this is not a signature
 
 
@@ -20,11 +21,12 @@ def signature_start(lines: list[str], lo: int, hi: int) -> int | None:
         line = clean_line(raw)
         if not line:
             continue
-        if line == "--":
+        # "-- " (RFC 3676 section 4.3) and the forms clients and people make of it.
+        if line in _DELIMITERS:
             rest = sum(1 for x in lines[k + 1:hi] if is_text(x))
             if raw.rstrip("\n") == "-- " or rest <= _MAX_SIGNATURE_LINES:
                 return k
-        if _is_mobile_signature(line) and all(is_blank(x) or is_quoted(x) for x in lines[k + 1:hi]):
+        if is_mobile_signature(line) and all(is_blank(x) or is_quoted(x) for x in lines[k + 1:hi]):
             return k
         if seen_text and is_rule(raw):
             following = [clean_line(x) for x in lines[k + 1:min(hi, k + 12)] if is_text(x)][:8]
@@ -38,7 +40,8 @@ def signature_start(lines: list[str], lo: int, hi: int) -> int | None:
     return None
 
 
-def _is_mobile_signature(line: str) -> bool:
+def is_mobile_signature(line: str) -> bool:
+    """Whether the cleaned ``line`` is an app's "Sent from my iPhone" line (any language)."""
     # "Sent from my desk, is much easier than my mobile phone." is a sentence, not a
     # signature: signatures are short and have no clause after a comma.
     if len(line.split()) > 10 or ", " in line:

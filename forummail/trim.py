@@ -18,14 +18,17 @@ Decisions worth knowing:
 * Inline answers (the person's text interleaved between ">" quoted lines) keep the quoted
   lines they answer, because cutting them would lose the meaning; only the attribution
   line ("On ... wrote:", which carries a private address) and the quoted lines after the
-  last answer go.  A single quoted block followed by the answer (bottom posting) is not an
-  inline answer: the quote goes and the answer stays.
+  last answer go; text between two quoted blocks is an answer even when the second block
+  is that trailing quote.  A single quoted block followed by the answer (bottom posting)
+  is not an inline answer: the quote goes and the answer stays.
 * Forwarded messages ("---------- Forwarded message ---------", "Begin forwarded
   message:") are never cut: the forwarded content is what the person sends.
 * A line of "---" or "___" alone is not a cut; it only extends a cut that follows it.
 * Valedictions and names ("Thanks,\\nJohn") are the person's words and stay.
-* When the cuts would leave nothing, the whole text is kept (minus our separator and
-  what follows it), reason ``guard``.
+* Nothing but the quote (at most the client's attribution or header block and an app's
+  "Sent from my iPhone" around it) is an empty reply, reason ``empty``: refused, not posted.
+* When the cuts would otherwise leave nothing, the whole text is kept (minus our
+  separator and what follows it), reason ``guard``: more, never less.
 
 This module holds the order of the cuts; the steps that need more than a few lines
 live beside it: ``quote_headers`` (where a quoted original begins), ``signatures``,
@@ -54,7 +57,7 @@ from forummail.reply_lines import (
     is_text,
     join_soft_breaks,
 )
-from forummail.signatures import signature_start
+from forummail.signatures import is_mobile_signature, signature_start
 
 log = logging.getLogger(__name__)
 
@@ -103,8 +106,8 @@ def trim_reply(text: str, separator: str | None = None, *, forward: bool = False
     lines = _drop_banner(lines)
     result = _trim_core(lines, forward)
     if result is None:
-        if _only_attribution(lines):
-            # Nothing but the client's "On ... wrote:" line and the quote: the
+        if _only_quote(lines):
+            # Nothing but the quoted original and what the client put around it: the
             # person wrote nothing (an empty reply is refused, not posted).
             return TrimResult("", "empty")
         return TrimResult(_finish(base), "guard")
@@ -114,10 +117,24 @@ def trim_reply(text: str, separator: str | None = None, *, forward: bool = False
     return TrimResult(_finish(kept), reason)
 
 
-def _only_attribution(lines: list[str]) -> bool:
-    """Only quoted lines and at most a short quote header ("On ... wrote:") above them."""
-    text = [line.strip() for line in lines if line.strip() and not is_quoted(line)]
+def _only_quote(lines: list[str]) -> bool:
+    """Only the quoted original: quoted lines under at most a short quote header ("On ...
+    wrote:") and an app's "Sent from my ..." line, or a header block under a rule."""
+    first = first_nonblank(lines, 0, len(lines))
+    if first is not None and _original_below_rule(lines, first, len(lines)) is not None:
+        return True
+    text = [clean_line(line) for line in lines if is_text(line)]
+    text = [line for line in text if not is_mobile_signature(line)]
     return len(text) <= 3 and (not text or text[-1].endswith(":"))
+
+
+def _original_below_rule(lines: list[str], first: int, limit: int) -> int | None:
+    """If a rule or "-----Original Message-----" at ``first`` heads a header block (what
+    Outlook and Samsung put above the quoted original), the line after the block."""
+    if not (is_rule(lines[first]) or is_original_line(lines[first])):
+        return None
+    head = first_text(lines, first + 1, limit)
+    return None if head is None else header_block_end(lines, head, limit)
 
 
 # --- separator -------------------------------------------------------------------------
@@ -160,13 +177,15 @@ def _trim_core(lines: list[str], forward: bool) -> tuple[list[str], str] | None:
     start = 0
     first = first_nonblank(lines, 0, limit)
     if first is not None:
+        # A header block under a rule on top heads the original: nothing was written above
+        # it; unless the person answers between its quoted lines, nothing is left.
+        end = _original_below_rule(lines, first, limit)
+        if end is not None and not _next_is_quoted(lines, end, limit):
+            return None
         # A header block on the very first line is this message's own header pasted in,
         # or a forward without comment: drop the header, keep the text under it.
-        head = first
-        if is_original_line(lines[head]):
-            nxt = first_text(lines, head + 1, limit)
-            head = nxt if nxt is not None else head
-        end = header_block_end(lines, head, limit)
+        if end is None:
+            end = header_block_end(lines, first, limit)
         if end is not None:
             drop.update(range(first, end))
             start = end
@@ -179,13 +198,19 @@ def _trim_core(lines: list[str], forward: bool) -> tuple[list[str], str] | None:
         if span.weak and not followed_by_quote:
             continue
         if span.kind == "attribution" and idx == len(spans) - 1 and _answers_follow(lines, span.end, limit):
-            drop.update(range(span.start, span.end))
+            end = span.end  # the attribution goes with the blank lines under it
+            while end < limit and is_blank(lines[end]):
+                end += 1
+            drop.update(range(span.start, end))
             continue
         hi = extend_over_rule(lines, span.start, start)
         cut = True
         reasons.append("quote-header")
         break
 
+    # Text between two quoted blocks answers the first one (inline answering), even when
+    # the second is a trailing quote that is cut below: the questions must stay.
+    answered = _answers_between_quotes(lines, start, hi, drop)
     for _ in range(3):
         before = hi
         sig = signature_start(lines, start, hi)
@@ -217,7 +242,7 @@ def _trim_core(lines: list[str], forward: bool) -> tuple[list[str], str] | None:
                 last_q = k
             else:
                 inside = False
-        if not text_before and blocks == 1:
+        if not text_before and blocks == 1 and not answered:
             drop.update(range(start, last_q + 1))
             reasons.append("quote")
         elif not reasons or reasons[0] == "quote":
@@ -241,6 +266,23 @@ def _answers_follow(lines: list[str], end: int, limit: int) -> bool:
     sig = signature_start(lines, j, limit)
     stop = sig if sig is not None else limit
     return any(is_text(lines[k]) for k in range(j, stop))
+
+
+def _answers_between_quotes(lines: list[str], start: int, hi: int, drop: set[int]) -> bool:
+    """Whether, in [start, hi), text that is not a signature lies between two quoted blocks."""
+    sig = signature_start(lines, start, hi)
+    stop = sig if sig is not None else hi
+    state = "before"  # before the first quote, in a quote, text after a quote
+    for k in range(start, hi):
+        if k in drop or is_blank(lines[k]):
+            continue
+        if is_quoted(lines[k]):
+            if state == "answer":
+                return True
+            state = "quote"
+        elif state == "quote" and k < stop:
+            state = "answer"
+    return False
 
 
 def _next_is_quoted(lines: list[str], end: int, limit: int) -> bool:

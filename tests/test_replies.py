@@ -249,6 +249,10 @@ def test_empty_reply_is_rejected_with_a_reason(renv: Env, pop: DovecotServer, fo
     pop.deliver(gmail_reply(original, "bob@example.com", "", html=False))
     assert fetch_run(renv).returncode == 0
     assert inbound(forum) == [("rejected", "the reply is empty")]
+    # The sender is told why: only the quote was found, and it is not posted again.
+    body = forum.conn.execute("SELECT body FROM notifications WHERE kind = 'reply-rejected'").fetchone()[0]  # type: ignore[index]
+    assert "only the quoted message you answered" in body
+    assert "Write your answer above the quoted text" in body
 
 
 def test_attachments_kept_junk_dropped_big_noted(renv: Env, pop: DovecotServer, forum: Forum,

@@ -336,3 +336,42 @@ def test_lines_that_start_with_a_rule_character_are_words_not_rules() -> None:
     # signature initial or a spreadsheet formula counted as a rule and was cut.
     assert trim_reply("Please ship it.\n\n-JOHN SMITH").text == "Please ship it.\n\n-JOHN SMITH"
     assert trim_reply("Result is\n=SUM(A1:B2)").text == "Result is\n=SUM(A1:B2)"
+
+
+# --- issue 13: forms the golden set showed, and sentences that only look like them --------
+
+
+def test_zoho_dashed_attribution_without_colon() -> None:
+    text = "Fine by me.\n\n---- On Mon, 03 Jun 2024 10:00:00 +0200 Ann <ann@example.com> wrote ----\n\nOld text"
+    assert trim(text) == "Fine by me."
+
+
+@pytest.mark.parametrize(
+    "last",
+    [
+        "As I wrote --",  # a dash after "wrote" is no Zoho attribution
+        "Von meiner Seite passt alles.",
+        "Obtenir ça pour lundi.",
+        "Get the rails for Android racks.",
+    ],
+)
+def test_sentences_like_app_lines_are_kept(last: str) -> None:
+    text = "Answer.\n\n" + last + "\n\n> Old line\n> More"
+    assert trim(text) == "Answer.\n\n" + last
+
+
+def test_inline_answer_before_the_trailing_quote_keeps_its_question() -> None:
+    text = "On 6/3/24 10:00 AM, Ann wrote:\n> Thursday?\n\nYes.\n\n> Thanks,\n> Ann\n"
+    assert trim_reply(text) == TrimResult("> Thursday?\n\nYes.", "inline")
+
+
+def test_quote_only_with_app_line_or_outlook_block_is_empty() -> None:
+    assert trim_reply("Sent from my iPhone\n\n> On Jun 3, 2024, at 10:00, Ann <a@example.com> wrote:\n>\n> Hi") \
+        == TrimResult("", "empty")
+    outlook = "____________________\nFrom: Ann <a@example.com>\nSent: Monday\nTo: Bob\nSubject: Hi\n\nHi Bob"
+    assert trim_reply(outlook) == TrimResult("", "empty")
+
+
+def test_address_wrapped_in_attribution_is_not_a_quote() -> None:
+    text = "Ok.\n\nOp ma 3 jun 2024 om 10:00 schreef Ann Author <ann.author@example.com\n>:\n\n> Old"
+    assert trim(text) == "Ok."
