@@ -356,6 +356,15 @@ def test_microsoft_wrong_secret_reads_as_entra_id_said_it(endpoint: TokenEndpoin
     assert "Not-The-Secret-0000" not in text + caplog.text
 
 
+def test_microsoft_endpoint_answering_5xx_is_a_temporary_failure(endpoint: TokenEndpoint) -> None:
+    config = microsoft(endpoint)
+    endpoint.register(config.client_id, secret=SECRET)
+    endpoint.fail_next(503)
+    with pytest.raises(OAuth2Unreachable, match="HTTP Error: 503"):
+        oauth2.token_source(config, None).token()
+    assert oauth2.token_source(config, None).token()  # and the next run gets its token
+
+
 def test_microsoft_unknown_tenant_is_refused_naming_it(endpoint: TokenEndpoint) -> None:
     config = microsoft(endpoint, tenant="fabrikam")
     endpoint.register(config.client_id, secret=SECRET)
