@@ -18,6 +18,41 @@ _SMTP_TIMEOUT: int = OPTION["smtp_timeout"].default
 
 
 @dataclass(frozen=True)
+class OAuth2:
+    """How a run gets an OAuth2 access token for one mailbox (forummail.oauth2 uses it).
+
+    ``setting`` is the name an administrator fixes ("OPTS['smtp_oauth2']",
+    "OPTS['smtp_servers'][1]['oauth2']"); ``subject`` is the mailbox signed in
+    to (MAIL_LOGIN, replier_pop_login).  Defaults (scope, authority,
+    token_url) are filled in by validation, so what is here is what is used.
+    """
+
+    setting: str
+    provider: str  # microsoft, google, generic, command
+    subject: str = ""
+    scope: str = ""
+    client_id: str = ""
+    client_secret: str = field(default="", repr=False)
+    refresh_token: str = field(default="", repr=False)
+    tenant: str = ""
+    authority: str = ""
+    certificate: str = ""
+    private_key: str = ""
+    service_account_file: str = ""
+    token_url: str = ""
+    token_command: str = ""
+    # The environment variables that may hold client_secret and refresh_token
+    # (SMTP_OAUTH2_CLIENT_SECRET, ...), named in messages that say what to check.
+    secret_env: str = ""
+    refresh_env: str = ""
+    timeout: float = 30.0
+
+    @property
+    def secrets(self) -> list[str]:
+        return [v for v in (self.client_secret, self.refresh_token) if v]
+
+
+@dataclass(frozen=True)
 class SmtpServer:
     """One SMTP server that mail may go through."""
 
@@ -37,6 +72,8 @@ class SmtpServer:
     recipients_per_minute: int = 0
     recipients_per_day: int = 0
     aside_seconds: int = _ASIDE_SECONDS
+    # Sign in with an OAuth2 access token instead of the password.
+    oauth2: OAuth2 | None = None
 
     @property
     def budgeted(self) -> bool:
@@ -104,6 +141,8 @@ class Replies:
     # or .env; empty: the secrets kept in the database (forummail.signing).
     reply_secret: str = field(repr=False)
     reply_secrets_previous: tuple[str, ...] = field(repr=False)
+    # Sign in to the POP3 mailbox with an OAuth2 access token instead of the password.
+    replier_pop_oauth2: OAuth2 | None = None
 
     @property
     def enabled(self) -> bool:
@@ -112,7 +151,7 @@ class Replies:
 
     @property
     def pop_configured(self) -> bool:
-        return bool(self.pop_host and self.replier_pop_login and self.replier_pop_psswd)
+        return bool(self.pop_host and self.replier_pop_login and (self.replier_pop_psswd or self.replier_pop_oauth2))
 
 
 @dataclass(frozen=True)
@@ -137,6 +176,8 @@ class Settings:
         values = [self.db.password, self.replies.replier_pop_psswd, self.replies.reply_secret,
                   *self.replies.reply_secrets_previous]
         values += [s.password for s in self.sending.smtp_servers]
+        for oauth2 in (self.replies.replier_pop_oauth2, *(s.oauth2 for s in self.sending.smtp_servers)):
+            values += oauth2.secrets if oauth2 else []
         return [v for v in values if v]
 
     @property
