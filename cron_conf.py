@@ -55,6 +55,8 @@ OPTS = {
 	, 'smtp_recipients_per_day' : 0    # at most this many recipients in any 24 hours (0-10,000,000; default 0: no limit)
 	, 'smtp_aside_seconds' : 300       # a server that failed is left aside this long, by every run (1-86400 seconds; default 300)
 	, 'smtp_servers' : None            # several servers instead of MAIL_SMTP, mail spread over the enabled ones: a list of dicts, see docs/guide.md, Delivery at scale (default None: MAIL_SMTP)
+	, 'smtp_oauth2' : None             # sign in to MAIL_SMTP with OAuth2 instead of MAIL_PSSWD (MAIL_LOGIN names the mailbox): a dict with 'provider' ('microsoft', 'google', 'generic', 'command'), see docs/guide.md, OAuth2 sign-in (default None: password sign-in)
+#	, 'smtp_oauth2' : {'provider': 'microsoft', 'tenant': 'contoso.onmicrosoft.com', 'client_id': '...'}  # client secret: SMTP_OAUTH2_CLIENT_SECRET=... in .env
 	# e.g. [{'description': 'o365', 'host': 'smtp.office365.com', 'port': 587, 'tls': True, 'login': 'x@example.com',
 	#        'password': '', 'preset': 'office365', 'max_connections': 3, 'enabled': True},
 	#       {'description': 'relay', 'host': 'relay.example.com', 'per_minute': 600, 'max_connections': 4}]
@@ -76,6 +78,8 @@ OPTS = {
 	, 'replier_pop_ssl' : True         # POP3 over TLS (995); False: plain POP3 with STLS when offered (default True)
 	, 'replier_pop_login' : ''         # POP3 user name (default empty)
 	, 'replier_pop_psswd' : ''         # POP3 password (default empty; better: REPLIER_POP_PSSWD=... in .env)
+	, 'replier_pop_oauth2' : None      # sign in to the POP3 mailbox with OAuth2 instead of the password (replier_pop_login names the mailbox): a dict as smtp_oauth2 (default None: password sign-in)
+#	, 'replier_pop_oauth2' : {'provider': 'google', 'client_id': '...'}  # REPLIER_POP_OAUTH2_CLIENT_SECRET=... and REPLIER_POP_OAUTH2_REFRESH_TOKEN=... in .env
 	, 'replier_downloader_url' : ''    # base URL of attachment download links; hash= and name= are appended (default empty)
 	, 'replier_separator' : ''         # line put at the top of notifications; replies are cut there (default empty: '-- Write your reply above this line --')
 	, 'reply_token_days' : 180         # how long a reply address stays valid (1-3650 days; default 180)

@@ -185,6 +185,9 @@ OPTS: tuple[Option, ...] = (
     Option("smtp_servers", list, None, "several servers instead of MAIL_SMTP, mail spread over the enabled "
            "ones: a list of dicts, see docs/guide.md, Delivery at scale", "sending", shown="None: MAIL_SMTP",
            server=True),
+    Option("smtp_oauth2", dict, None, "sign in to MAIL_SMTP with OAuth2 instead of MAIL_PSSWD (MAIL_LOGIN names the "
+           "mailbox): a dict with 'provider' ('microsoft', 'google', 'generic', 'command'), see docs/guide.md, "
+           "OAuth2 sign-in", "sending", shown="None: password sign-in", server=True),
     Option("mail_log", str, "", "log file, one greppable line per event (a relative path is beside this "
            "file); its folder must exist and be writable", "general", shown="empty: no log file"),
     Option("mail_disable", bool, False, "True: send_notifications.py does nothing and exits 0", "sending"),
@@ -211,6 +214,9 @@ OPTS: tuple[Option, ...] = (
            "replies"),
     Option("replier_pop_login", str, "", "POP3 user name", "replies"),
     Option("replier_pop_psswd", str, "", "POP3 password", "replies", env="REPLIER_POP_PSSWD"),
+    Option("replier_pop_oauth2", dict, None, "sign in to the POP3 mailbox with OAuth2 instead of the password "
+           "(replier_pop_login names the mailbox): a dict as smtp_oauth2", "replies",
+           shown="None: password sign-in"),
     Option("replier_downloader_url", str, "", "base URL of attachment download links; hash= and name= are "
            "appended", "replies"),
     Option("replier_separator", str, "", "line put at the top of notifications; replies are cut there",
@@ -266,6 +272,7 @@ SERVER_KEYS: dict[str, str] = {
     "recipients_per_minute": "as smtp_recipients_per_minute",
     "recipients_per_day": "as smtp_recipients_per_day",
     "aside_seconds": "as smtp_aside_seconds",
+    "oauth2": "as smtp_oauth2: sign in with OAuth2 instead of the password",
 }
 TOP_OPTION: dict[str, Option] = {o.name: o for o in TOP}
 
@@ -276,6 +283,11 @@ ENVIRONMENT: tuple[tuple[str, str], ...] = (
     ("REPLIER_POP_PSSWD", "POP3 password; wins over OPTS['replier_pop_psswd']"),
     ("SMTP_PSSWD_<DESCRIPTION>", "password of an OPTS['smtp_servers'] entry without one (upper case, "
      "non-letters as _: SMTP_PSSWD_O365)"),
+    ("SMTP_OAUTH2_CLIENT_SECRET", "client_secret of every SMTP OAuth2 setting without one (smtp_oauth2, an "
+     "entry's 'oauth2')"),
+    ("SMTP_OAUTH2_REFRESH_TOKEN", "refresh_token of every SMTP OAuth2 setting without one"),
+    ("REPLIER_POP_OAUTH2_CLIENT_SECRET", "client_secret of OPTS['replier_pop_oauth2'] when it has none"),
+    ("REPLIER_POP_OAUTH2_REFRESH_TOKEN", "refresh_token of OPTS['replier_pop_oauth2'] when it has none"),
     ("REPLY_TOKEN_SECRET", "optional: signs reply addresses instead of the secret kept in the database "
      "(at least 16 characters)"),
     ("REPLY_TOKEN_SECRET_PREVIOUS", "optional: earlier secrets that still verify, separated by spaces or "
@@ -323,7 +335,7 @@ def markdown() -> str:
 
 
 def _kind(o: Option) -> str:
-    return {bool: "True or False", str: "text", list: "list of dicts", int: "whole number"}[o.kind]
+    return {bool: "True or False", str: "text", list: "list of dicts", int: "whole number", dict: "dict"}[o.kind]
 
 
 def _md(text: str) -> str:

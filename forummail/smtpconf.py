@@ -8,10 +8,12 @@ the ranges and defaults of forummail.options.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from .checker import Checker
+from .oauth2conf import oauth2_setting
 from .options import OPTION, PRESETS, SERVER_KEYS
 from .settingtypes import SmtpServer
 
@@ -29,7 +31,7 @@ def host_port(text: str) -> tuple[str, int | None]:
 
 
 def smtp_servers(c: Checker, module: ModuleType, mail_disable: bool, timeout: int,
-                 verify: bool) -> tuple[SmtpServer, ...]:
+                 verify: bool, folder: Path | None = None) -> tuple[SmtpServer, ...]:
     """``OPTS['smtp_servers']`` when given, else ``MAIL_SMTP`` and friends as the one server."""
     listed = c.opt("smtp_servers")
     if listed:
@@ -38,7 +40,7 @@ def smtp_servers(c: Checker, module: ModuleType, mail_disable: bool, timeout: in
             return ()
         servers = []
         for i, d in enumerate(listed):
-            servers.append(_server_from_dict(c, "OPTS['smtp_servers'][%d]" % i, d, timeout, verify))
+            servers.append(_server_from_dict(c, "OPTS['smtp_servers'][%d]" % i, d, timeout, verify, folder=folder))
         server_names = [s.name for s in servers]
         for dup in sorted({n for n in server_names if server_names.count(n) > 1}):
             c.problems.append("OPTS['smtp_servers'] has two servers named %r: give each a different "
@@ -60,12 +62,13 @@ def smtp_servers(c: Checker, module: ModuleType, mail_disable: bool, timeout: in
         "tls": c.opt("smtp_tls"),
         "login": c.top("MAIL_LOGIN"),
         "password": c.secret(c.top("MAIL_PSSWD"), "MAIL_PSSWD"),
+        "oauth2": c.opt("smtp_oauth2"),
     }
     d.update({key: c.opt("smtp_" + key) for key in _AS_OPTS})
     names = {"ssl": "MAIL_USE_SSL", "tls": "OPTS['smtp_tls']", "port": "OPTS['smtp_port']",
-             "login": "MAIL_LOGIN", "password": "MAIL_PSSWD", "host": "MAIL_SMTP"}
+             "login": "MAIL_LOGIN", "password": "MAIL_PSSWD", "host": "MAIL_SMTP", "oauth2": "OPTS['smtp_oauth2']"}
     names.update({key: OPTION["smtp_" + key].label for key in _AS_OPTS})
-    return (_server_from_dict(c, "", d, timeout, verify, names),)
+    return (_server_from_dict(c, "", d, timeout, verify, names, folder),)
 
 
 def _server_from_dict(
@@ -75,6 +78,7 @@ def _server_from_dict(
     timeout: int,
     verify: bool,
     names: dict[str, str] | None = None,
+    folder: Path | None = None,
 ) -> SmtpServer:
     def name(key: str) -> str:
         return names[key] if names and key in names else "%s[%r]" % (label, key)
@@ -115,7 +119,9 @@ def _server_from_dict(
         # Secrets need not live in the file: SMTP_PSSWD_<DESCRIPTION> in .env or the environment.
         env_name = "SMTP_PSSWD_" + re.sub(r"\W", "_", str(d.get("description") or d.get("host") or "")).upper()
         password = c.string(env_name, c.secret("", env_name), secret=True)
-    if login and not password:
+    # SMTP_OAUTH2_CLIENT_SECRET / _REFRESH_TOKEN serve every SMTP OAuth2 block that lacks them.
+    oauth2 = oauth2_setting(c, name("oauth2"), d.get("oauth2"), "SMTP_OAUTH2", login, folder)
+    if login and not password and not oauth2 and not d.get("oauth2"):
         c.problems.append("%s is set but %s is empty" % (name("login"), name("password")))
     return SmtpServer(
         host=host,
@@ -136,4 +142,5 @@ def _server_from_dict(
         recipients_per_minute=limit("recipients_per_minute"),
         recipients_per_day=limit("recipients_per_day"),
         aside_seconds=ranged("aside_seconds", d.get("aside_seconds") or OPTION["smtp_aside_seconds"].default),
+        oauth2=oauth2,
     )

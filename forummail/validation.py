@@ -19,6 +19,7 @@ from typing import Any
 from .checker import Checker
 from .conffile import environment
 from .errors import ConfigError
+from .oauth2conf import oauth2_setting
 from .options import DEFAULT_SEPARATOR, FOREIGN_OPTS_PREFIXES, OPTION, OPTS, RETIRED_OPTS, TOP, TOP_OPTION
 from .settingtypes import Database, Replies, Sending, Settings
 from .smtpconf import host_port, smtp_servers
@@ -46,7 +47,7 @@ def validate(module: ModuleType, path: Path, environ: dict[str, str] | None = No
     admins = _admins(c, v["MAIL_ADMIN"])
     if v["DEBUG"] and not admins and not mail_disable:
         c.problems.append("DEBUG is True but MAIL_ADMIN is empty: in DEBUG every mail goes to MAIL_ADMIN")
-    servers = smtp_servers(c, module, mail_disable, v["smtp_timeout"], v["smtp_verify_tls"])
+    servers = smtp_servers(c, module, mail_disable, v["smtp_timeout"], v["smtp_verify_tls"], path.parent)
     c.problems += schema_problems(v["DB_SCHEMA"])
     replies = _replies(c, v, path)
     for key in ("templates_dir", "metrics_dir", "mail_log"):
@@ -112,8 +113,12 @@ def _replies(c: Checker, v: dict[str, Any], path: Path) -> Replies:
         c.problems.append("OPTS['replier_from_addr'] must not contain '+': the reply token is added after a '+'")
 
     pop_host, pop_port = host_port(v["replier_pop_addr"])
+    pop_oauth2 = oauth2_setting(c, OPTION["replier_pop_oauth2"].label, v["replier_pop_oauth2"], "REPLIER_POP_OAUTH2",
+                                v["replier_pop_login"], path.parent)
     pop_given = {key: v[key] for key in ("replier_pop_addr", "replier_pop_login", "replier_pop_psswd")}
     pop_given["replier_pop_addr"] = pop_host
+    if v["replier_pop_oauth2"]:  # the token signs in: no password needed
+        pop_given["replier_pop_psswd"] = "OAuth2"
     if any(pop_given.values()) and not all(pop_given.values()):
         missing = ", ".join("OPTS['%s']" % k for k, value in pop_given.items() if not value)
         c.problems.append("the reply mailbox is half configured: %s empty" % missing)
@@ -132,6 +137,7 @@ def _replies(c: Checker, v: dict[str, Any], path: Path) -> Replies:
         replier_authserv_id=authserv_id,
         reply_secret=reply_secret,
         reply_secrets_previous=tuple(s for s in re.split(r"[\s,]+", previous_text) if s),
+        replier_pop_oauth2=pop_oauth2,
         **{f: v[f] for f in _REPLIES},
     )
 

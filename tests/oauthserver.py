@@ -218,7 +218,9 @@ class TokenEndpoint:
         except jwt.PyJWTError:
             return 400, {"error": "invalid_grant", "error_description": "Invalid JWT."}
         client = self.clients.get(str(unverified.get("iss", "")))
-        claims = _verify_jwt(assertion, client.certificate, self.token_url) if client else None
+        # google-auth addresses its assertion to Google's endpoint whatever token_uri it posts to.
+        audience = [self.token_url, "https://oauth2.googleapis.com/token"]
+        claims = _verify_jwt(assertion, client.certificate, audience) if client else None
         if claims is None:
             return 400, {"error": "invalid_grant", "error_description": "Invalid JWT Signature."}
         if not claims.get("sub"):
@@ -231,7 +233,7 @@ class TokenEndpoint:
         return 200, {"token_type": "Bearer", "expires_in": self.lifetime, "access_token": token}
 
 
-def _verify_jwt(token: str, key_pem: str, audience: str) -> dict[str, Any] | None:
+def _verify_jwt(token: str, key_pem: str, audience: str | list[str]) -> dict[str, Any] | None:
     """The claims of a JWT signed by the key of ``key_pem`` (a certificate or a public key), else None."""
     import jwt
     from cryptography import x509
