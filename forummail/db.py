@@ -66,7 +66,10 @@ def connect(settings: Settings, purpose: str, autocommit: bool = False) -> psyco
     return conn
 
 
-def connector(settings: Settings, purpose: str) -> Callable[[], psycopg.Connection]:
+Connector = Callable[[], psycopg.Connection]
+
+
+def connector(settings: Settings, purpose: str) -> Connector:
     """Something that opens a new autocommit connection each time it is called.
 
     For the OAuth2 token cache, which every run on every host shares: the
