@@ -90,10 +90,10 @@ def classify(stage: Stage, code: int) -> Verdict:
 # RFC 4954 section 6: 535 5.7.8 "authentication credentials invalid".
 # Providers add their own enhanced codes; each says what to fix.
 _SIGN_IN_MEANINGS: dict[str, str] = {
-    "5.7.3": "the token was not accepted (Microsoft 365: does the app have SMTP.SendAsApp and the mailbox "
-             "permission for its service principal?)",
-    "5.7.139": "SMTP AUTH is disabled for this mailbox or tenant (Microsoft 365: "
-               "Set-CASMailbox -SmtpClientAuthenticationDisabled $false; security defaults)",
+    "5.7.3": "the token was not accepted; Microsoft 365: does the app have SMTP.SendAsApp, and its service "
+             "principal a permission on the mailbox?",
+    "5.7.139": "SMTP AUTH is disabled for this mailbox or tenant; Microsoft 365: "
+               "Set-CASMailbox -SmtpClientAuthenticationDisabled $false, and security defaults off",
     "5.7.30": "password sign-in is not supported: use OAuth2",
     "5.7.8": "the credentials are not valid",
 }

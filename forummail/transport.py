@@ -125,6 +125,7 @@ class OAuth2Login:
         self.source = source
         self.hint = "check %s" % source.setting
         self.host, self.port = server.host, server.port
+        self.mechanism = ""  # the SASL mechanism used, once signed in
         self._token = ""
         self._replaced = False  # the token source gave a new token in place of a refused one
         self._reconnected = False
@@ -136,8 +137,8 @@ class OAuth2Login:
             raise InsecureSignIn("SMTP server %s:%d: refusing to send an OAuth2 token over a connection "
                                  "without TLS (set ssl, or tls for STARTTLS on 587)" % (self.host, self.port))
         offered = smtp.esmtp_features.get("auth", "").split()
-        mechanism = sasl.choose(offered)
-        if mechanism is None:
+        mechanism = self.mechanism = sasl.choose(offered) or ""
+        if not mechanism:
             raise smtplib.SMTPAuthenticationError(
                 504, "the server offers no OAuth2 sign-in (AUTH %s), only passwords" % " ".join(offered))
         if not self._token:
@@ -178,8 +179,8 @@ def _sasl_auth(smtp: smtplib.SMTP, mechanism: str, user: str, token: str, host: 
         code, text = smtp.docmd(sasl.after_error(mechanism))
         if code == 334:  # a server that keeps challenging: cancel (RFC 4954 section 4)
             code, text = smtp.docmd("*")
-    words = _words(code, text)
-    meaning = sign_in_meaning(words.partition(" ")[2])
+    words = _words(0, text)  # the code is said with it by whoever reports the refusal
+    meaning = sign_in_meaning(words)
     if meaning:
         words += " (%s)" % meaning
     if challenge:
@@ -215,13 +216,14 @@ def tls_context(server: SmtpServer) -> ssl.SSLContext:
     return context
 
 
-def open_connection(server: SmtpServer, connect: Callable[[], psycopg.Connection] | None = None
-                    ) -> smtplib.SMTP:
+def open_connection(server: SmtpServer, connect: Callable[[], psycopg.Connection] | None = None,
+                    sign_in: Authenticator | None = None) -> smtplib.SMTP:
     """Connect, say EHLO, STARTTLS and AUTH as configured; raise ServerDown with the reason.
 
-    ``connect`` opens a database connection, for the OAuth2 token cache.
+    ``connect`` opens a database connection, for the OAuth2 token cache;
+    ``sign_in``: the authenticator to use, when the caller wants to read it after.
     """
-    sign_in = authenticator(server, connect)
+    sign_in = sign_in or authenticator(server, connect)
     try:
         return _open(server, sign_in)
     except _SignInAgain:

@@ -8,6 +8,7 @@ over TLS whose oauth2 passdb asks the endpoint's introspection URL.
 from __future__ import annotations
 
 import dataclasses
+import re
 import smtplib
 import tempfile
 from collections.abc import Iterator
@@ -20,9 +21,11 @@ from forummail.errors import ConfigError
 from forummail.mailbox import MailboxLoginRefused, Pop3Mailbox
 from forummail.settingtypes import OAuth2, Settings, SmtpServer
 from forummail.transport import InsecureSignIn, LoginRefused, ServerDown, Transport, open_connection
-from tests.conftest import write_conf
+from forummail.oauth2 import cache
+from tests.conftest import Env, Forum, write_conf
 from tests.oauthserver import TokenEndpoint
-from tests.servers import DovecotServer, OAuth2Passdb, OAuth2SmtpServer
+from tests.servers import DovecotServer, OAuth2Passdb, OAuth2SmtpServer, free_port
+from tests.test_replies import gmail_reply, notification_for
 
 # OAuth2SmtpServer lists AUTH before STARTTLS on purpose (see there).
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
@@ -40,8 +43,11 @@ def endpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TokenE
     server.register(POP_CLIENT, secret=CLIENT_SECRET, subject=REPLIES)
     # The servers' certificates are signed by the endpoint's throw-away CA.
     monkeypatch.setenv("SSL_CERT_FILE", str(server.ca_file))
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(server.ca_file))  # MSAL's transport
+    cache._memory.clear()  # tokens kept in this process by the in-process tests
     yield server
     server.stop()
+    cache._memory.clear()
 
 
 def cert(endpoint: TokenEndpoint) -> tuple[Path, Path]:
@@ -255,3 +261,210 @@ def test_pop3_no_token_without_tls(endpoint: TokenEndpoint) -> None:
 def dovecot_log(server: DovecotServer) -> str:
     path = server.base / "dovecot.log"
     return path.read_text() if path.exists() else ""
+
+
+# --- the scripts, as cron runs them -------------------------------------------------------
+
+MS_CLIENT, MS_POP_CLIENT = "11111111-2222-3333-4444-555555555555", "66666666-7777-8888-9999-000000000000"
+
+
+@pytest.fixture
+def world(env: Env, endpoint: TokenEndpoint, oauth_pop: DovecotServer, forum: Forum,
+          small_forum: dict[str, int]) -> Iterator[World]:
+    endpoint.register(MS_CLIENT, secret=CLIENT_SECRET, subject=MAILER)
+    endpoint.register(MS_POP_CLIENT, secret=CLIENT_SECRET, subject=REPLIES)
+    smtp = OAuth2SmtpServer(endpoint, cert(endpoint)).start()
+    env.smtp = smtp
+    yield World(env, endpoint, smtp, oauth_pop, forum, small_forum)
+    smtp.stop()
+
+
+@dataclasses.dataclass
+class World:
+    env: Env
+    endpoint: TokenEndpoint
+    smtp: OAuth2SmtpServer
+    pop: DovecotServer
+    forum: Forum
+    ids: dict[str, int]
+
+    def configure(self, provider: str = "generic", secret: str = CLIENT_SECRET, token_url: str = "",
+                  **opts: object) -> None:
+        if provider == "microsoft":
+            smtp = {"provider": "microsoft", "tenant": "contoso", "client_id": MS_CLIENT,
+                    "authority": token_url or self.endpoint.url, "timeout": 5}
+            pop = dict(smtp, client_id=MS_POP_CLIENT)
+        else:
+            smtp = {"provider": "generic", "token_url": token_url or self.endpoint.token_url, "client_id": CLIENT,
+                    "timeout": 5}
+            pop = dict(smtp, client_id=POP_CLIENT)
+        values: dict[str, object] = {
+            "smtp_port": self.smtp.port, "smtp_tls": True, "smtp_oauth2": smtp,
+            "replier_pop_addr": "127.0.0.1:%d" % self.pop.tls_port, "replier_pop_ssl": True,
+            "replier_pop_login": REPLIES, "replier_pop_oauth2": pop, "metrics_dir": str(self.env.tmp)}
+        values.update(opts)
+        self.env.configure(top={"MAIL_LOGIN": MAILER}, opts=values,
+                           env={"SMTP_OAUTH2_CLIENT_SECRET": secret, "REPLIER_POP_OAUTH2_CLIENT_SECRET": secret})
+
+    def post(self, text: str = "Racks arrive Thursday.") -> None:
+        self.forum.post(self.ids["task"], self.ids["ann"], text)
+
+    def tokens(self) -> list[str]:
+        return list(self.endpoint._tokens)
+
+    def revoke_all(self) -> None:
+        for token in self.tokens():
+            self.endpoint.revoke(token)
+
+    def metrics(self, job: str) -> str:
+        path = self.env.tmp / ("forummail_%s.prom" % job)
+        return path.read_text() if path.exists() else ""
+
+    def token_failures(self, job: str) -> dict[str, int]:
+        found = re.findall(r'^forummail_oauth2_token_failures\{job="%s",reason="(\w+)"\} (\d+)$' % job,
+                           self.metrics(job), re.M)
+        return {reason: int(n) for reason, n in found}
+
+    def assert_nothing_secret_in(self, *texts: str) -> None:
+        issued = self.tokens() + self.spent
+        for text in (*texts, self.env.log):
+            assert CLIENT_SECRET not in text
+            for token in issued:
+                assert token not in text
+
+    spent: list[str] = dataclasses.field(default_factory=list)
+
+
+@pytest.mark.parametrize("provider", ["generic", "microsoft"])
+def test_send_and_fetch_through_servers_that_take_only_oauth2(world: World, provider: str) -> None:
+    world.configure(provider)
+    world.post()
+    sent = world.env.run("send_notifications.py")
+    assert (sent.returncode, sent.stdout, sent.stderr) == (0, "", "")
+    assert world.forum.statuses() == {"sent": 2}
+    assert [(s.mechanism, s.login, s.ok, s.tls) for s in world.smtp.sign_ins] == [("XOAUTH2", MAILER, True, True)]
+    # Bob answers his notification; the reply lands in the mailbox only OAuth2 opens.
+    world.pop.deliver(gmail_reply(notification_for(world.env, "bob@example.com"), "Bob Builder <bob@example.com>",
+                                  "I will rack them on Thursday."))
+    fetched = world.env.run("fetch_replies.py")
+    assert (fetched.returncode, fetched.stdout, fetched.stderr) == (0, "", "")
+    assert world.pop.count() == 0
+    body = world.forum.conn.execute("SELECT body FROM messages WHERE author_id = %s", (world.ids["bob"],)).fetchone()
+    assert body is not None and body[0] == "I will rack them on Thursday."
+    assert "Making introspection request" in dovecot_log(world.pop)  # Dovecot asked the endpoint
+    # One token per mailbox, kept in the database: the next run asks for none.
+    asked = len(world.endpoint.log)
+    world.post("And the cables.")
+    assert world.env.run("send_notifications.py").returncode == 0
+    assert world.env.run("fetch_replies.py").returncode == 0
+    assert len(world.endpoint.log) == asked
+    world.assert_nothing_secret_in(sent.stdout, sent.stderr, fetched.stdout, fetched.stderr)
+
+
+def test_a_token_revoked_early_is_replaced_once_in_the_same_run(world: World) -> None:
+    world.configure()
+    world.post()
+    assert world.env.run("send_notifications.py").returncode == 0
+    world.pop.deliver(b"From: a@example.com\r\nSubject: hello\r\nMessage-ID: <1@example.com>\r\n\r\nhi\r\n")
+    assert world.env.run("fetch_replies.py", "--dry-run").returncode == 0
+    world.spent = world.tokens()
+    world.revoke_all()  # the provider revoked them before they expired: the cache still holds them
+    world.post("Second message.")
+    sent = world.env.run("send_notifications.py")
+    assert (sent.returncode, sent.stderr) == (0, "")
+    assert world.forum.statuses() == {"sent": 4}
+    assert [s.ok for s in world.smtp.sign_ins] == [True, False, True]
+    fetched = world.env.run("fetch_replies.py", "--dry-run")
+    assert fetched.returncode == 0, fetched.stderr
+    assert world.endpoint.grants("client_credentials") == 4  # each mailbox: one token, then one replacement
+    world.assert_nothing_secret_in(sent.stdout, sent.stderr, fetched.stdout, fetched.stderr)
+
+
+def test_a_credential_the_endpoint_refuses_is_one_line_and_loses_nothing(world: World) -> None:
+    world.configure(secret="Wrong-Client-Secret-77")
+    world.post()
+    sent = world.env.run("send_notifications.py")
+    assert sent.returncode == 75
+    assert sent.stderr.count("\n") == 1 and sent.stdout == ""
+    assert "OPTS['smtp_oauth2']" in sent.stderr and "invalid_client" in sent.stderr
+    assert world.forum.statuses() == {"pending": 2}
+    assert world.smtp.sign_ins == [] and world.smtp.messages == []
+    # The run's sign-in, and the alert to MAIL_ADMIN it then tried to send.
+    assert world.token_failures("send") == {"endpoint_unreachable": 0, "endpoint_refused": 2, "server_refused": 0}
+    world.pop.deliver(b"From: a@example.com\r\nSubject: hello\r\nMessage-ID: <1@example.com>\r\n\r\nhi\r\n")
+    fetched = world.env.run("fetch_replies.py")
+    assert fetched.returncode == 75
+    assert fetched.stderr.count("\n") == 1 and "OPTS['replier_pop_oauth2']" in fetched.stderr
+    assert world.pop.count() == 1
+    assert "Wrong-Client-Secret-77" not in sent.stderr + fetched.stderr + world.env.log
+    world.assert_nothing_secret_in(sent.stderr, fetched.stderr)
+
+
+def test_a_token_the_server_refuses_twice_is_one_line_and_loses_nothing(world: World) -> None:
+    world.endpoint.register("not-the-mailbox", secret=CLIENT_SECRET, subject="someone@else.test")
+    world.configure(smtp_oauth2={"provider": "generic", "token_url": world.endpoint.token_url,
+                                 "client_id": "not-the-mailbox", "timeout": 5})
+    world.post()
+    sent = world.env.run("send_notifications.py")
+    assert sent.returncode == 75
+    assert sent.stderr.count("\n") == 1
+    assert ("refused the OAuth2 sign-in of %r: 535 5.7.3 Authentication unsuccessful" % MAILER) in sent.stderr
+    assert "check OPTS['smtp_oauth2']" in sent.stderr
+    assert world.forum.statuses() == {"pending": 2}
+    # Refused, replaced once, refused again; then the same for the alert to MAIL_ADMIN.
+    assert [s.ok for s in world.smtp.sign_ins] == [False] * 4
+    assert world.token_failures("send")["server_refused"] == 2
+    world.assert_nothing_secret_in(sent.stderr)
+
+
+def test_token_endpoint_unreachable_exits_75_and_loses_nothing(world: World) -> None:
+    world.configure(token_url="https://127.0.0.1:%d/token" % free_port())
+    world.post()
+    world.pop.deliver(b"From: a@example.com\r\nSubject: hello\r\nMessage-ID: <1@example.com>\r\n\r\nhi\r\n")
+    sent = world.env.run("send_notifications.py")
+    fetched = world.env.run("fetch_replies.py")
+    assert (sent.returncode, fetched.returncode) == (75, 75)
+    assert "could not be used" in sent.stderr and "could not be used" in fetched.stderr
+    assert world.forum.statuses() == {"pending": 2}
+    assert world.pop.count() == 1
+    assert world.token_failures("fetch") == {"endpoint_unreachable": 2, "endpoint_refused": 0,
+                                             "server_refused": 0}
+
+
+def test_oauth2_without_tls_is_refused_by_the_settings(world: World) -> None:
+    world.configure(smtp_tls=False)
+    world.post()
+    sent = world.env.run("send_notifications.py")
+    assert sent.returncode == 78
+    assert "OPTS['smtp_oauth2'] is set but the connection has no TLS" in sent.stderr
+    assert world.smtp.sign_ins == [] and world.endpoint.log == []
+    assert world.forum.statuses() == {"pending": 2}
+
+
+def test_check_signs_in_to_both_and_never_shows_a_token(world: World) -> None:
+    world.configure("microsoft")
+    done = world.env.run("manage.py", "check")
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    assert re.search(r"^ok    OPTS\['smtp_oauth2'\]: provider 'microsoft': a token obtained for '%s', valid (59|60) more "
+                     r"minute\(s\)" % re.escape(MAILER), out, re.M)
+    assert "OPTS['replier_pop_oauth2']: provider 'microsoft': a token obtained for %r" % REPLIES in out
+    assert "Entra ID does not tell the client when a secret expires" in out  # describe(config)
+    assert "signed in as %r with OAuth2 (XOAUTH2, OPTS['smtp_oauth2']); nothing sent" % MAILER in out
+    assert "signed in as %r with OAuth2 (OAUTHBEARER, OPTS['replier_pop_oauth2'])" % REPLIES in out
+    assert out.rstrip().endswith("all checks passed")
+    assert world.smtp.messages == []
+    test = world.env.run("manage.py", "test-email", "cat@example.com")
+    assert test.returncode == 0, test.stderr
+    assert [m.recipients for m in world.smtp.messages] == [["cat@example.com"]]
+    world.assert_nothing_secret_in(out, done.stderr, test.stdout, test.stderr)
+
+
+def test_check_says_what_to_fix_when_the_credential_is_refused(world: World) -> None:
+    world.configure("microsoft", secret="Wrong-Client-Secret-77")
+    done = world.env.run("manage.py", "check")
+    assert done.returncode == 78
+    fails = [line for line in done.stdout.splitlines() if line.startswith("FAIL")]
+    assert any("OPTS['smtp_oauth2']" in line and "AADSTS7000215" in line for line in fails)
+    assert any("OPTS['replier_pop_oauth2']" in line for line in fails)
+    assert "Wrong-Client-Secret-77" not in done.stdout + done.stderr
