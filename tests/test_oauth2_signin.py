@@ -220,6 +220,9 @@ def test_pop3_xoauth2_two_line_form(endpoint: TokenEndpoint, oauth_pop: DovecotS
     assert box._auth("XOAUTH2", REPLIES, token) == ""
     assert box.listing() == []
     box.commit()
+    # Dovecot's auth log: the response came as a continuation (CONT), not on the AUTH line (resp=).
+    log = dovecot_log(oauth_pop)
+    assert "\tXOAUTH2\t" in log and "CONT<hidden>" in log and "resp=" not in log
 
 
 def test_pop3_token_revoked_early_is_replaced_once(endpoint: TokenEndpoint, oauth_pop: DovecotServer) -> None:
