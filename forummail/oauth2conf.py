@@ -34,13 +34,14 @@ _FILES = ("certificate", "private_key", "service_account_file")
 _SECRETS = ("client_secret", "refresh_token")
 
 
-def oauth2_setting(c: Checker, label: str, value: Any, env_prefix: str, subject: str,
+def oauth2_setting(c: Checker, label: str, value: Any, env_prefix: str, subject: str, subject_label: str,
                    folder: Path | None) -> OAuth2 | None:
     """The checked OAuth2 setting ``label`` (None when not set); problems go to ``c``.
 
     ``env_prefix`` (SMTP_OAUTH2, REPLIER_POP_OAUTH2) names the variables that
     hold client_secret and refresh_token when the setting lacks them;
-    ``subject`` is the mailbox; relative file names are in ``folder``.
+    ``subject`` is the mailbox (the setting ``subject_label``); relative file
+    names are in ``folder``.
     """
     if value is None or value == {}:
         return None
@@ -49,7 +50,7 @@ def oauth2_setting(c: Checker, label: str, value: Any, env_prefix: str, subject:
                           "not a %s" % (label, type(value).__name__))
         return None
     provider = value.get("provider")
-    if provider not in KEYS:
+    if not isinstance(provider, str) or provider not in KEYS:
         c.problems.append("%s: 'provider' must be one of %s, not %r"
                           % (label, ", ".join("'%s'" % p for p in KEYS), provider))
         return None
@@ -71,7 +72,7 @@ def oauth2_setting(c: Checker, label: str, value: Any, env_prefix: str, subject:
             v[key] = _readable(c, label, key, v[key], folder)
     _RULES[provider](c, label, v, env)
     if not subject:
-        c.problems.append("%s is set but the mailbox's login is empty: name the mailbox to sign in to" % label)
+        c.problems.append("%s is set but %s is empty: name the mailbox to sign in to" % (label, subject_label))
     if len(c.problems) > before:
         return None
     if provider == "microsoft" and v["certificate"]:

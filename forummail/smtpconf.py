@@ -120,7 +120,7 @@ def _server_from_dict(
         env_name = "SMTP_PSSWD_" + re.sub(r"\W", "_", str(d.get("description") or d.get("host") or "")).upper()
         password = c.string(env_name, c.secret("", env_name), secret=True)
     # SMTP_OAUTH2_CLIENT_SECRET / _REFRESH_TOKEN serve every SMTP OAuth2 block that lacks them.
-    oauth2 = oauth2_setting(c, name("oauth2"), d.get("oauth2"), "SMTP_OAUTH2", login, folder)
+    oauth2 = oauth2_setting(c, name("oauth2"), d.get("oauth2"), "SMTP_OAUTH2", login, name("login"), folder)
     if login and not password and not oauth2 and not d.get("oauth2"):
         c.problems.append("%s is set but %s is empty" % (name("login"), name("password")))
     if d.get("oauth2") and not ssl and not tls:

@@ -114,7 +114,7 @@ def _replies(c: Checker, v: dict[str, Any], path: Path) -> Replies:
 
     pop_host, pop_port = host_port(v["replier_pop_addr"])
     pop_oauth2 = oauth2_setting(c, OPTION["replier_pop_oauth2"].label, v["replier_pop_oauth2"], "REPLIER_POP_OAUTH2",
-                                v["replier_pop_login"], path.parent)
+                                v["replier_pop_login"], OPTION["replier_pop_login"].label, path.parent)
     pop_given = {key: v[key] for key in ("replier_pop_addr", "replier_pop_login", "replier_pop_psswd")}
     pop_given["replier_pop_addr"] = pop_host
     if v["replier_pop_oauth2"]:  # the token signs in: no password needed

@@ -191,7 +191,8 @@ class TokenEndpoint:
             client_id, _, secret = (urllib.parse.unquote_plus(p) for p in pair.partition(":"))
         client = self.clients.get(client_id)
         if client is None or (client.secret and secret != client.secret) or (not client.secret and secret):
-            return 401, {"error": "invalid_client", "error_description": "Client authentication failed."}
+            return 401, {"error": "invalid_client",
+                         "error_description": "Client authentication failed (grant_type %s)." % grant}
         if grant == "client_credentials":
             if not client.secret:
                 return 400, {"error": "unauthorized_client", "error_description": "public client"}

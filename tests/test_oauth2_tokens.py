@@ -356,6 +356,15 @@ def test_microsoft_wrong_secret_reads_as_entra_id_said_it(endpoint: TokenEndpoin
     assert "Not-The-Secret-0000" not in text + caplog.text
 
 
+def test_microsoft_endpoint_answering_5xx_is_a_temporary_failure(endpoint: TokenEndpoint) -> None:
+    config = microsoft(endpoint)
+    endpoint.register(config.client_id, secret=SECRET)
+    endpoint.fail_next(503)
+    with pytest.raises(OAuth2Unreachable, match="HTTP Error: 503"):
+        oauth2.token_source(config, None).token()
+    assert oauth2.token_source(config, None).token()  # and the next run gets its token
+
+
 def test_microsoft_unknown_tenant_is_refused_naming_it(endpoint: TokenEndpoint) -> None:
     config = microsoft(endpoint, tenant="fabrikam")
     endpoint.register(config.client_id, secret=SECRET)
@@ -516,6 +525,19 @@ def test_oauth2_settings_take_secrets_from_the_environment_and_no_password() -> 
     assert SECRET not in repr(conf) and SECRET in conf.secrets
 
 
+def test_oauth2_without_a_login_names_the_login_setting() -> None:
+    problems = _problems({"smtp_oauth2": {"provider": "command", "token_command": "true"}}, MAIL_LOGIN="")
+    assert problems == ["OPTS['smtp_oauth2'] is set but MAIL_LOGIN is empty: name the mailbox to sign in to"]
+
+
+def test_a_refusal_quotes_the_provider_without_masking_the_grants_name(endpoint: TokenEndpoint) -> None:
+    endpoint.register("forum-app", secret=SECRET)
+    with pytest.raises(OAuth2Refused) as raised:  # the endpoint names the grant type in its answer
+        oauth2.token_source(generic(endpoint, refresh_token="rt-x", client_id="forum-app", secret="bad"),
+                            None).token()
+    assert "(grant_type refresh_token)" in str(raised.value) and "***" not in str(raised.value)
+
+
 def test_each_smtp_servers_entry_has_its_own_oauth2_named_by_its_place() -> None:
     conf = settings.validate(_module({"smtp_servers": [
         {"host": "smtp.gmail.com", "port": 587, "tls": True, "login": "a@forum.test", "password": "pw"},
@@ -541,6 +563,7 @@ def test_pop_with_oauth2_and_no_password_is_configured() -> None:
 @pytest.mark.parametrize("oauth, expected", [
     ({"provider": "yahoo"}, "OPTS['replier_pop_oauth2']: 'provider' must be one of 'microsoft', 'google', "
                             "'generic', 'command', not 'yahoo'"),
+    ({"provider": ["microsoft"]}, "OPTS['replier_pop_oauth2']: 'provider' must be one of"),
     ("microsoft", "OPTS['replier_pop_oauth2'] must be a dict like"),
     ({"provider": "command", "token_command": "true", "tenant": "x"},
      "OPTS['replier_pop_oauth2'] has unknown key 'tenant' for provider 'command'"),

@@ -91,7 +91,9 @@ def post_form(config: OAuth2, url: str, fields: dict[str, str], basic: tuple[str
     request = urllib.request.Request(url, data=urllib.parse.urlencode(fields).encode(), headers=headers,
                                      method="POST")
     opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=ssl_context()), _NoRedirect)
-    secrets = tuple(fields.values())
+    # What must not be echoed back in a message: the secrets sent (not "refresh_token", the grant's name).
+    secrets = tuple(fields.get(k, "") for k in ("refresh_token", "client_secret", "client_assertion", "assertion"))
+    secrets += (basic[1],) if basic else ()
     try:
         with opener.open(request, timeout=config.timeout) as response:
             body = response.read(1 << 20)

@@ -37,6 +37,7 @@ def fetch(config: OAuth2) -> Grant:
     """A new app-only access token for ``config.scope``."""
     import msal  # only where a microsoft provider is configured
     import requests
+    from msal.exceptions import MsalServiceError
 
     authority = "%s/%s" % (config.authority.rstrip("/"), config.tenant)
     session = requests.Session()
@@ -46,7 +47,7 @@ def fetch(config: OAuth2) -> Grant:
             config.client_id, client_credential=credential(config), authority=authority,
             instance_discovery=False, http_client=session, timeout=config.timeout, token_cache=None)
         result = app.acquire_token_for_client(scopes=[config.scope])
-    except requests.RequestException as exc:
+    except (requests.RequestException, MsalServiceError) as exc:  # MsalServiceError: a 5xx answer
         raise unreachable(config, authority, str(exc)) from None
     except ValueError as exc:  # MSAL: the authority's configuration could not be read
         raise refused(config, "authority", "%s (check tenant %r and authority %r)"
