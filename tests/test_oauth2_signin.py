@@ -19,9 +19,9 @@ import pytest
 from forummail import settings
 from forummail.errors import ConfigError
 from forummail.mailbox import MailboxLoginRefused, Pop3Mailbox
+from forummail.oauth2 import cache
 from forummail.settingtypes import OAuth2, Settings, SmtpServer
 from forummail.transport import InsecureSignIn, LoginRefused, ServerDown, Transport, open_connection
-from forummail.oauth2 import cache
 from tests.conftest import Env, Forum, write_conf
 from tests.oauthserver import TokenEndpoint
 from tests.servers import DovecotServer, OAuth2Passdb, OAuth2SmtpServer, free_port
@@ -449,8 +449,8 @@ def test_check_signs_in_to_both_and_never_shows_a_token(world: World) -> None:
     done = world.env.run("manage.py", "check")
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout
-    assert re.search(r"^ok    OPTS\['smtp_oauth2'\]: provider 'microsoft': a token obtained for '%s', valid (59|60) more "
-                     r"minute\(s\)" % re.escape(MAILER), out, re.M)
+    assert re.search(r"^ok    OPTS\['smtp_oauth2'\]: provider 'microsoft': a token obtained for '%s', "
+                     r"valid (59|60) more minute\(s\)" % re.escape(MAILER), out, re.M)
     assert "OPTS['replier_pop_oauth2']: provider 'microsoft': a token obtained for %r" % REPLIES in out
     assert "Entra ID does not tell the client when a secret expires" in out  # describe(config)
     assert "signed in as %r with OAuth2 (XOAUTH2, OPTS['smtp_oauth2']); nothing sent" % MAILER in out
