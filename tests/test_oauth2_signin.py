@@ -272,11 +272,17 @@ MS_CLIENT, MS_POP_CLIENT = "11111111-2222-3333-4444-555555555555", "66666666-777
 
 
 @pytest.fixture
+def style() -> str:
+    """How the SMTP server refuses a token: like Exchange Online unless a test says otherwise."""
+    return "microsoft"
+
+
+@pytest.fixture
 def world(env: Env, endpoint: TokenEndpoint, oauth_pop: DovecotServer, forum: Forum,
-          small_forum: dict[str, int]) -> Iterator[World]:
+          small_forum: dict[str, int], style: str) -> Iterator[World]:
     endpoint.register(MS_CLIENT, secret=CLIENT_SECRET, subject=MAILER)
     endpoint.register(MS_POP_CLIENT, secret=CLIENT_SECRET, subject=REPLIES)
-    smtp = OAuth2SmtpServer(endpoint, cert(endpoint)).start()
+    smtp = OAuth2SmtpServer(endpoint, cert(endpoint), style=style).start()
     env.smtp = smtp
     yield World(env, endpoint, smtp, oauth_pop, forum, small_forum)
     smtp.stop()
@@ -293,10 +299,18 @@ class World:
 
     def configure(self, provider: str = "generic", secret: str = CLIENT_SECRET, token_url: str = "",
                   **opts: object) -> None:
+        env = {"SMTP_OAUTH2_CLIENT_SECRET": secret, "REPLIER_POP_OAUTH2_CLIENT_SECRET": secret}
         if provider == "microsoft":
             smtp = {"provider": "microsoft", "tenant": "contoso", "client_id": MS_CLIENT,
                     "authority": token_url or self.endpoint.url, "timeout": 5}
             pop = dict(smtp, client_id=MS_POP_CLIENT)
+        elif provider == "google":
+            # A refresh token each (the mailbox's consent), at a token_url given for the test.
+            smtp = {"provider": "google", "client_id": CLIENT, "token_url": token_url or self.endpoint.token_url,
+                    "timeout": 5}
+            pop = dict(smtp, client_id=POP_CLIENT)
+            env["SMTP_OAUTH2_REFRESH_TOKEN"] = self.endpoint.add_refresh_token(CLIENT, MAILER)
+            env["REPLIER_POP_OAUTH2_REFRESH_TOKEN"] = self.endpoint.add_refresh_token(POP_CLIENT, REPLIES)
         else:
             smtp = {"provider": "generic", "token_url": token_url or self.endpoint.token_url, "client_id": CLIENT,
                     "timeout": 5}
@@ -306,8 +320,7 @@ class World:
             "replier_pop_addr": "127.0.0.1:%d" % self.pop.tls_port, "replier_pop_ssl": True,
             "replier_pop_login": REPLIES, "replier_pop_oauth2": pop, "metrics_dir": str(self.env.tmp)}
         values.update(opts)
-        self.env.configure(top={"MAIL_LOGIN": MAILER}, opts=values,
-                           env={"SMTP_OAUTH2_CLIENT_SECRET": secret, "REPLIER_POP_OAUTH2_CLIENT_SECRET": secret})
+        self.env.configure(top={"MAIL_LOGIN": MAILER}, opts=values, env=env)
 
     def post(self, text: str = "Racks arrive Thursday.") -> None:
         self.forum.post(self.ids["task"], self.ids["ann"], text)
@@ -338,7 +351,8 @@ class World:
     spent: list[str] = dataclasses.field(default_factory=list)
 
 
-@pytest.mark.parametrize("provider", ["generic", "microsoft"])
+@pytest.mark.parametrize(("provider", "style"), [("generic", "microsoft"), ("microsoft", "microsoft"),
+                                                 ("google", "google")])
 def test_send_and_fetch_through_servers_that_take_only_oauth2(world: World, provider: str) -> None:
     world.configure(provider)
     world.post()
@@ -346,6 +360,8 @@ def test_send_and_fetch_through_servers_that_take_only_oauth2(world: World, prov
     assert (sent.returncode, sent.stdout, sent.stderr) == (0, "", "")
     assert world.forum.statuses() == {"sent": 2}
     assert [(s.mechanism, s.login, s.ok, s.tls) for s in world.smtp.sign_ins] == [("XOAUTH2", MAILER, True, True)]
+    if provider == "google":
+        assert world.endpoint.grants("refresh_token") == 1 and world.endpoint.grants("client_credentials") == 0
     # Bob answers his notification; the reply lands in the mailbox only OAuth2 opens.
     world.pop.deliver(gmail_reply(notification_for(world.env, "bob@example.com"), "Bob Builder <bob@example.com>",
                                   "I will rack them on Thursday."))
@@ -403,7 +419,8 @@ def test_a_credential_the_endpoint_refuses_is_one_line_and_loses_nothing(world: 
     world.assert_nothing_secret_in(sent.stderr, fetched.stderr)
 
 
-def test_a_token_the_server_refuses_twice_is_one_line_and_loses_nothing(world: World) -> None:
+@pytest.mark.parametrize("style", ["microsoft", "google"])
+def test_a_token_the_server_refuses_twice_is_one_line_and_loses_nothing(world: World, style: str) -> None:
     world.endpoint.register("not-the-mailbox", secret=CLIENT_SECRET, subject="someone@else.test")
     world.configure(smtp_oauth2={"provider": "generic", "token_url": world.endpoint.token_url,
                                  "client_id": "not-the-mailbox", "timeout": 5})
@@ -411,7 +428,10 @@ def test_a_token_the_server_refuses_twice_is_one_line_and_loses_nothing(world: W
     sent = world.env.run("send_notifications.py")
     assert sent.returncode == 75
     assert sent.stderr.count("\n") == 1
-    assert ("refused the OAuth2 sign-in of %r: 535 5.7.3 Authentication unsuccessful" % MAILER) in sent.stderr
+    refusal = ("535 5.7.3 Authentication unsuccessful" if style == "microsoft" else
+               "535 5.7.8 Username and Password not accepted (the credentials are not valid) "
+               "[status invalid_token, scope https://mail.google.com/]")
+    assert ("refused the OAuth2 sign-in of %r: %s" % (MAILER, refusal)) in sent.stderr
     assert "check OPTS['smtp_oauth2']" in sent.stderr
     assert world.forum.statuses() == {"pending": 2}
     # Refused, replaced once, refused again; then the same for the alert to MAIL_ADMIN.
