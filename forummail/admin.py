@@ -107,7 +107,7 @@ def send_test_email(settings: Settings, address: str, say: Callable[[str], None]
     address = box.address
     if settings.debug:
         say("DEBUG is on: notifications go to MAIL_ADMIN, but this test goes to %s as asked" % address)
-    transport = Transport(settings.sending.smtp_servers)
+    transport = Transport(settings.sending.smtp_servers, db.connector(settings, "manage"))
     server = transport.open()  # ServerDown (75) when no server can be used
     try:
         msgid = make_msgid("test", domain=settings.domain)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import psycopg
 
-from . import mime, store
+from . import db, mime, store
 from .compose import Outgoing
 from .logs import redact
 from .settings import Settings
@@ -86,7 +86,7 @@ def notify(settings: Settings, kind: str, subject: str, lines: list[str],
         ("Message-ID", make_msgid(domain=settings.domain)), ("Auto-Submitted", "auto-generated"),
         ("X-Auto-Response-Suppress", "All"), ("X-Notification-Type", "admin-alert"),
     ], body)
-    transport = Transport(settings.sending.smtp_servers)
+    transport = Transport(settings.sending.smtp_servers, db.connector(settings, "alerts"))
     try:
         result = transport.send(Outgoing(0, data, settings.mail_from_addr, list(settings.mail_admin), "", None))
         if result.outcome is Outcome.SENT:

@@ -1,8 +1,9 @@
 """manage.py check: is everything configured right?  One line per item.
 
-Settings, the database and its schema version, every SMTP server up to AUTH
-(then QUIT: nothing is sent), the POP3 mailbox up to login (then QUIT with
-nothing marked: nothing is deleted).  Each failure says what to change.
+Settings, the database and its schema version, each OAuth2 credential (a
+token obtained, never shown), every SMTP server up to AUTH (then QUIT:
+nothing is sent), the POP3 mailbox up to login (then QUIT with nothing
+marked: nothing is deleted).  Each failure says what to change.
 
 The exit code says what kind of trouble it is: 78 when something must be
 changed (a setting, a password, the schema: run init-db), else 75 when a
@@ -12,16 +13,19 @@ server could not be reached (perhaps only for now), else 0.
 from __future__ import annotations
 
 import re
+from contextlib import closing
 from dataclasses import dataclass
 
 import psycopg
 
-from . import db, signing
-from .errors import EX_CONFIG, EX_OK, EX_TEMPFAIL, TemporaryFailure
-from .logs import redact
+from . import db, oauth2, signing, store
+from .errors import EX_CONFIG, EX_OK, EX_TEMPFAIL, ConfigError, TemporaryFailure
+from .logs import add_secrets, redact
 from .mailbox import MailboxDown, MailboxLoginRefused, Pop3Mailbox
+from .oauth2.cache import grant_key
 from .settings import Settings, SmtpServer
-from .transport import LoginRefused, ServerDown, open_connection
+from .settingtypes import OAuth2
+from .transport import InsecureSignIn, LoginRefused, OAuth2Login, ServerDown, authenticator, open_connection
 
 OK, FAIL, SKIP, NONE = "ok", "FAIL", "skip", "--"
 # The "(check ...)" that the transport and mailbox messages end with: check
@@ -49,6 +53,7 @@ def run_checks(settings: Settings) -> list[Item]:
     items = [check_settings(settings), database]
     if database.status == OK and settings.replies.enabled:
         items.append(check_reply_secret(settings))
+    items += check_oauth2(settings, database.status == OK)
     items += check_smtp(settings)
     items.append(check_pop3(settings))
     return items
@@ -159,20 +164,73 @@ def _smtp_label(server: SmtpServer) -> str:
     return "SMTP server %r (%s)" % (server.description, where) if server.description else "SMTP server " + where
 
 
+def _oauth2_configs(settings: Settings) -> list[OAuth2]:
+    """Every OAuth2 credential in use, once each (several servers may share one)."""
+    found = [s.oauth2 for s in settings.sending.smtp_servers if s.enabled and s.oauth2]
+    if settings.replies.pop_configured and settings.replies.replier_pop_oauth2:
+        found.append(settings.replies.replier_pop_oauth2)
+    return list({config.setting: config for config in found}.values())
+
+
+def check_oauth2(settings: Settings, database_ok: bool) -> list[Item]:
+    """Each OAuth2 credential: a token obtained (never shown), how long it lasts, when the credential expires."""
+    items = []
+    connect = db.connector(settings, "check") if database_ok else None
+    for config in _oauth2_configs(settings):
+        what = "%s: provider %r" % (config.setting, config.provider)
+        try:
+            token = oauth2.token_source(config, connect).token()
+        except oauth2.OAuth2Refused as exc:
+            items.append(Item(FAIL, str(exc), code=EX_CONFIG))  # it names what to check
+        except oauth2.OAuth2Unreachable as exc:
+            items.append(Item(FAIL, str(exc), "is the token endpoint reachable from this host (proxy, firewall)?",
+                              EX_TEMPFAIL))
+        except TemporaryFailure as exc:  # the database of the token cache
+            items.append(Item(FAIL, "%s: %s" % (what, exc), "is PostgreSQL running there?", EX_TEMPFAIL))
+        else:
+            add_secrets([token])
+            items.append(Item(OK, "%s: a token obtained for %r%s" % (what, config.subject or "the app",
+                                                                     _lifetime(config, token, connect))))
+        items += [Item(NONE, line) for line in oauth2.describe(config)]
+    return items
+
+
+def _lifetime(config: OAuth2, token: str, connect: db.Connector | None) -> str:
+    """How long the token stays valid, where the cache in the database knows it."""
+    if connect is None or config.provider == "command":
+        return ""
+    try:
+        with closing(connect()) as conn:
+            left = store.tokens.seconds_left(conn, grant_key(config), token)
+    except (TemporaryFailure, psycopg.Error):
+        return ""
+    if left is None:
+        return ""
+    return ", valid %d more minute(s) (kept in the database for every run)" % (left // 60)
+
+
 def check_smtp(settings: Settings) -> list[Item]:
     """Every configured server up to AUTH, then QUIT; disabled ones are listed as skipped."""
     items = []
+    connect = db.connector(settings, "check")
     for index, server in enumerate(settings.sending.smtp_servers):
         names = _smtp_settings(settings, index)
         label = _smtp_label(server)
         if not server.enabled:
             items.append(Item(SKIP, "%s: disabled (%s is False)" % (label, names["enabled"])))
             continue
+        sign_in = authenticator(server, connect)
         try:
-            smtp = open_connection(server)
+            smtp = open_connection(server, connect, sign_in)
+        except InsecureSignIn as exc:
+            items.append(Item(FAIL, str(exc), code=EX_CONFIG))
+            continue
         except LoginRefused as exc:
-            items.append(Item(FAIL, _CHECK_NOTE.sub("", str(exc)),
-                              "check %s and %s" % (names["login"], names["password"]), EX_CONFIG))
+            if server.oauth2 is not None:  # the message names the OAuth2 setting and what to check
+                items.append(Item(FAIL, str(exc), code=EX_CONFIG))
+            else:
+                items.append(Item(FAIL, _CHECK_NOTE.sub("", str(exc)),
+                                  "check %s and %s" % (names["login"], names["password"]), EX_CONFIG))
             continue
         except ServerDown as exc:
             items.append(_smtp_failure(_CHECK_NOTE.sub("", str(exc)), names))
@@ -186,7 +244,11 @@ def check_smtp(settings: Settings) -> list[Item]:
             how.append("TLS")
         if server.tls:
             how.append("STARTTLS")
-        how.append("logged in as %r" % server.login if server.login else "no login configured")
+        if isinstance(sign_in, OAuth2Login):
+            how.append("signed in as %r with OAuth2 (%s, %s)" % (server.login, sign_in.mechanism,
+                                                                 sign_in.source.setting))
+        else:
+            how.append("logged in as %r" % server.login if server.login else "no login configured")
         items.append(Item(OK, "%s: %s; nothing sent" % (label, ", ".join(how))))
     return items
 
@@ -207,13 +269,19 @@ def check_pop3(settings: Settings) -> Item:
     if not settings.replies.pop_configured:
         return Item(NONE, "POP3 mailbox: not configured (OPTS['replier_pop_addr'] is empty): "
                           "replies by email are not fetched")
-    box = Pop3Mailbox(settings, timeout=settings.replies.replier_pop_timeout)
+    box = Pop3Mailbox(settings, timeout=settings.replies.replier_pop_timeout,
+                      connect=db.connector(settings, "check"))
     label = "POP3 mailbox %s" % box.name
+    pop_oauth2 = settings.replies.replier_pop_oauth2
     try:
         box.open()
         waiting = len(box.listing())
         box.commit()
+    except ConfigError as exc:  # no TLS for the token
+        return Item(FAIL, "%s: %s" % (label, "; ".join(exc.problems)), code=EX_CONFIG)
     except MailboxLoginRefused as exc:
+        if pop_oauth2 is not None:  # the message names the OAuth2 setting and what to check
+            return Item(FAIL, str(exc), code=EX_CONFIG)
         return Item(FAIL, _CHECK_NOTE.sub("", str(exc)),
                     "check OPTS['replier_pop_login'] and REPLIER_POP_PSSWD (in .env)", EX_CONFIG)
     except MailboxDown as exc:
@@ -226,5 +294,7 @@ def check_pop3(settings: Settings) -> Item:
         return Item(FAIL, "%s: %s" % (label, exc), "check OPTS['replier_pop_addr']", EX_TEMPFAIL)
     finally:
         box.abort()  # after QUIT a no-op; after a failure, hang up without QUIT
-    return Item(OK, "%s: logged in as %r, %d message(s) waiting; nothing deleted"
-                % (label, settings.replies.replier_pop_login, waiting))
+    how = ("signed in as %r with OAuth2 (%s, %s)" % (settings.replies.replier_pop_login, box.mechanism,
+                                                     pop_oauth2.setting)
+           if pop_oauth2 else "logged in as %r" % settings.replies.replier_pop_login)
+    return Item(OK, "%s: %s, %d message(s) waiting; nothing deleted" % (label, how, waiting))

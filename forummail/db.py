@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
@@ -63,6 +64,18 @@ def connect(settings: Settings, purpose: str, autocommit: bool = False) -> psyco
         reason = first_line(exc, settings.db.password)
         raise TemporaryFailure("cannot connect to %s: %s" % (describe(settings), reason)) from None
     return conn
+
+
+Connector = Callable[[], psycopg.Connection]
+
+
+def connector(settings: Settings, purpose: str) -> Connector:
+    """Something that opens a new autocommit connection each time it is called.
+
+    For the OAuth2 token cache, which every run on every host shares: the
+    sign-in code opens a connection only when it needs a token.
+    """
+    return lambda: connect(settings, purpose, autocommit=True)
 
 
 def first_line(exc: BaseException | str, secret: str = "") -> str:

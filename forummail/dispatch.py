@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import psycopg
 
-from . import store
+from . import db, store
 from .compose import Outgoing
 from .outcomes import Outcomes
 from .settings import Settings, SmtpServer
@@ -230,7 +230,7 @@ class Dispatcher:
         self._settled()
 
     def _work(self, slot: Slot) -> None:
-        transport = Transport([slot.server])
+        transport = Transport([slot.server], db.connector(self.settings, "sender"))
         conn: psycopg.Connection | None = None
         writer: store.outgoing.OutcomeWriter | None = None
         held: Item | None = None  # taken from the queue and not yet settled or handed on

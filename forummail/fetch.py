@@ -65,7 +65,8 @@ def fetch_mailbox(settings: Settings, dry_run: bool = False,
 
 def _fetch(settings: Settings, conn: psycopg.Connection, summary: FetchSummary, dry_run: bool,
            show: Callable[[str], None]) -> None:
-    mailbox = Pop3Mailbox(settings, timeout=settings.replies.replier_pop_timeout)
+    mailbox = Pop3Mailbox(settings, timeout=settings.replies.replier_pop_timeout,
+                          connect=db.connector(settings, "fetcher"))
     quitting = False
     try:
         db.require_schema(conn, settings)

@@ -10,15 +10,22 @@ from __future__ import annotations
 
 import logging
 import poplib
+import re
 import socket
 import ssl
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .errors import TemporaryFailure, UsageError
+from . import logs, metrics, oauth2, sasl
+from .errors import ConfigError, TemporaryFailure, UsageError
 from .safetext import key
 from .settings import Settings
+
+if TYPE_CHECKING:
+    import psycopg
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +42,19 @@ class MailboxLoginRefused(MailboxDown):
     """The POP3 server refused the login or password in the settings."""
 
 
+class _Reconnect(Exception):
+    """The server hung up after refusing a token: sign in with the new one on a new connection."""
+
+
+# RFC 2449 section 4 (and RFC 5034 section 4): a POP3 command line is at most
+# 255 octets with its CRLF; an initial response that would pass it is sent
+# on its own line after the server's "+" instead.
+_MAX_COMMAND = 255
+# RFC 3206 section 4 and 5: [SYS/TEMP] and [IN-USE] say the server cannot
+# sign anyone in now: not a refusal of our token, so it is not replaced.
+_TEMPORARY = re.compile(r"-ERR \[(SYS/TEMP|IN-USE)\]", re.I)
+
+
 @dataclass(frozen=True)
 class Listed:
     number: int
@@ -45,10 +65,13 @@ class Listed:
 class Pop3Mailbox:
     """One POP3 session: list, retrieve, mark deleted, then QUIT or abort."""
 
-    def __init__(self, settings: Settings, timeout: float = 60.0) -> None:
+    def __init__(self, settings: Settings, timeout: float = 60.0,
+                 connect: Callable[[], psycopg.Connection] | None = None) -> None:
         self.settings = settings
         self.timeout = timeout
+        self.connect = connect  # a database connection for the OAuth2 token cache
         self.pop: poplib.POP3 | None = None
+        self.mechanism = ""  # the SASL mechanism of the last OAuth2 sign-in
 
     @property
     def name(self) -> str:
@@ -57,27 +80,34 @@ class Pop3Mailbox:
     def open(self) -> None:
         """Connect (TLS, or STLS where offered) and log in; raise MailboxDown saying why."""
         s = self.settings.replies
-        context = ssl.create_default_context()
+        source: oauth2.TokenSource | None = None
         try:
-            if s.replier_pop_ssl:
-                self.pop = poplib.POP3_SSL(s.pop_host, s.pop_port, timeout=self.timeout, context=context)
+            if s.replier_pop_oauth2 is not None:
+                source = oauth2.token_source(s.replier_pop_oauth2, self.connect)
+                try:
+                    self._oauth2_sign_in(source, "")
+                except _Reconnect as again:
+                    self.abort()
+                    self._oauth2_sign_in(source, str(again))
             else:
-                self.pop = poplib.POP3(s.pop_host, s.pop_port, timeout=self.timeout)
-                if "STLS" in self._capabilities():
-                    self.pop.stls(context=context)
-                else:
-                    log.info("POP3 server %s offers no STLS: the login goes unencrypted", self.name)
-            self.pop.user(s.replier_pop_login)
-            self.pop.pass_(s.replier_pop_psswd)
+                self._connect()
+                self._require_tls_or_say()
+                assert self.pop is not None
+                self.pop.user(s.replier_pop_login)
+                self.pop.pass_(s.replier_pop_psswd)
         except poplib.error_proto as exc:
             self.abort()
             text = error_text(exc)
             if text == "-ERR EOF":  # poplib's word for a connection closed under it
                 raise MailboxDown("POP3 server %s closed the connection during the login" % self.name) from None
+            if _TEMPORARY.match(text):
+                raise MailboxDown("POP3 server %s cannot sign anyone in now: %s" % (self.name, text)) from None
             if text.startswith("-ERR") or "auth" in text.lower() or "login" in text.lower():
-                raise MailboxLoginRefused(
-                    "POP3 server %s refused the login of %r: %s (check OPTS['replier_pop_login'] and "
-                    "the password)" % (self.name, s.replier_pop_login, text)) from None
+                how = "OAuth2 sign-in" if source else "login"
+                hint = ("check %s" % source.setting if source else
+                        "check OPTS['replier_pop_login'] and the password")
+                raise MailboxLoginRefused("POP3 server %s refused the %s of %r: %s (%s)"
+                                          % (self.name, how, s.replier_pop_login, text, hint)) from None
             raise MailboxDown("POP3 server %s: %s" % (self.name, text)) from None
         except ssl.SSLCertVerificationError as exc:
             self.abort()
@@ -87,6 +117,99 @@ class Pop3Mailbox:
             self.abort()
             reason = "no answer (timed out)" if isinstance(exc, socket.timeout | TimeoutError) else str(exc)
             raise MailboxDown("cannot connect to POP3 server %s: %s" % (self.name, reason)) from None
+        except (oauth2.OAuth2Refused, oauth2.OAuth2Unreachable) as exc:
+            # No token to sign in with; the message names the OAuth2 setting.
+            self.abort()
+            refused = isinstance(exc, oauth2.OAuth2Refused)
+            metrics.note_token_failure("endpoint_refused" if refused else "endpoint_unreachable")
+            raise (MailboxLoginRefused if refused else MailboxDown)("POP3 server %s: %s" % (self.name, exc)) from None
+        except BaseException:
+            self.abort()  # nothing deleted, whatever happened (ConfigError: no TLS for the token)
+            raise
+
+    def _connect(self) -> None:
+        s = self.settings.replies
+        context = ssl.create_default_context()
+        if s.replier_pop_ssl:
+            self.pop = poplib.POP3_SSL(s.pop_host, s.pop_port, timeout=self.timeout, context=context)
+            return
+        self.pop = poplib.POP3(s.pop_host, s.pop_port, timeout=self.timeout)
+        if "STLS" in self._capabilities():
+            self.pop.stls(context=context)
+
+    def _require_tls_or_say(self) -> None:
+        if not isinstance(self._pop().sock, ssl.SSLSocket):
+            log.info("POP3 server %s offers no STLS: the login goes unencrypted", self.name)
+
+    def _oauth2_sign_in(self, source: oauth2.TokenSource, refusal: str) -> None:
+        """AUTH with a token; a refused one is replaced once (``refusal``: the first was refused already)."""
+        self._connect()
+        if not isinstance(self._pop().sock, ssl.SSLSocket):
+            # A bearer token is as good as a password to whoever reads it.
+            raise ConfigError("POP3 server %s offers no STLS: an OAuth2 token is only sent over TLS: set "
+                              "OPTS['replier_pop_ssl'] = True (POP3S, port 995), or use a server that offers STLS"
+                              % self.name)
+        offered = self._capabilities().get("SASL", [])
+        # A server may keep XOAUTH2 out of its CAPA (RFC 2449 section 6.9 lists
+        # SASL mechanisms only for those it wants to show): try it anyway.
+        self.mechanism = sasl.choose(offered) or sasl.XOAUTH2
+        login = self.settings.replies.replier_pop_login
+        token = source.token()
+        logs.add_secrets([token])
+        while True:
+            try:
+                words = self._auth(self.mechanism, login, token)
+            except (OSError, EOFError, poplib.error_proto) as exc:
+                if refusal and (isinstance(exc, OSError | EOFError) or error_text(exc) == "-ERR EOF"):
+                    raise _Reconnect(refusal) from None
+                raise
+            if not words:
+                return
+            if refusal:
+                raise poplib.error_proto(("%s; before it: %s" % (words, refusal)).encode())
+            metrics.note_token_failure("server_refused")
+            log.info("POP3 server %s refused the OAuth2 token of %r: %s; asking for a new one",
+                     self.name, login, words)
+            refusal = words
+            token = source.refused(token)
+            logs.add_secrets([token])
+
+    def _auth(self, mechanism: str, login: str, token: str) -> str:
+        """One AUTH exchange (RFC 5034); empty when signed in, else the server's refusal on one line."""
+        pop = self._pop()
+        host, port = self.settings.replies.pop_host, self.settings.replies.pop_port
+        response = sasl.encoded_response(mechanism, login, token, host, port)
+        one_line = "AUTH %s %s" % (mechanism, response)
+        try:
+            try:
+                # The two-line form: the command, the server's "+", the response
+                # on its own line.  Microsoft 365 requires it for XOAUTH2, and
+                # every RFC 5034 server takes it.
+                pop._shortcmd("AUTH " + mechanism)  # type: ignore[attr-defined]
+            except poplib.error_proto as exc:
+                # A server that wants the response on the command line (the
+                # one-line form), where it fits in 255 octets with its CRLF.
+                if len(one_line) + 2 > _MAX_COMMAND or not error_text(exc).startswith("-ERR") \
+                        or error_text(exc) == "-ERR EOF":
+                    raise
+                reply = pop._shortcmd(one_line)  # type: ignore[attr-defined]
+            else:
+                reply = pop._shortcmd(response)  # type: ignore[attr-defined]
+            if reply.startswith(b"+OK"):
+                return ""
+            # "+ <base64 JSON>": an error challenge (RFC 7628 section 3.2.2):
+            # answer it as the mechanism says; the server then refuses.
+            challenge = sasl.read_error(reply[1:].strip())
+            try:
+                pop._shortcmd(sasl.after_error(mechanism) or "")  # type: ignore[attr-defined]
+            except poplib.error_proto as exc:
+                return "%s [%s]" % (error_text(exc), challenge)
+            return "the server went on after its error challenge [%s]" % challenge
+        except poplib.error_proto as exc:
+            text = error_text(exc)
+            if not text.startswith("-ERR") or text == "-ERR EOF" or _TEMPORARY.match(text):
+                raise
+            return text
 
     def _capabilities(self) -> dict[str, list[str]]:
         assert self.pop is not None

@@ -12,10 +12,30 @@ import logging
 import os
 import re
 import tempfile
+import threading
 import time
+from collections import Counter
 from pathlib import Path
 
 log = logging.getLogger(__name__)
+
+# OAuth2 sign-in failures of this run, by reason: counted where they happen
+# (SMTP workers are threads), written with the run's other numbers.
+TOKEN_FAILURE_REASONS = ("endpoint_unreachable", "endpoint_refused", "server_refused")
+_token_failures: Counter[str] = Counter()
+_token_lock = threading.Lock()
+
+
+def note_token_failure(reason: str) -> None:
+    """Count one OAuth2 failure: the token endpoint unreachable or refusing, or a server refusing a token."""
+    assert reason in TOKEN_FAILURE_REASONS, reason
+    with _token_lock:
+        _token_failures[reason] += 1
+
+
+def token_failures() -> dict[str, int]:
+    with _token_lock:
+        return dict(_token_failures)
 
 
 def _previous_success(path: Path) -> float:
@@ -52,6 +72,14 @@ def write(folder: str, job: str, exit_code: int, started: float, counts: dict[st
         "# TYPE forummail_run_items gauge",
     ]
     lines += ['forummail_run_items{%s,outcome="%s"} %d' % (label, k, v) for k, v in sorted(counts.items())]
+    failures = token_failures()
+    if failures:
+        lines += [
+            "# HELP forummail_oauth2_token_failures OAuth2 sign-in failures of the last run, by reason.",
+            "# TYPE forummail_oauth2_token_failures gauge",
+        ]
+        lines += ['forummail_oauth2_token_failures{%s,reason="%s"} %d' % (label, reason, failures.get(reason, 0))
+                  for reason in TOKEN_FAILURE_REASONS]
     for name, value in sorted((gauges or {}).items()):
         lines += ["# TYPE forummail_%s gauge" % name, "forummail_%s{%s} %.3f" % (name, label, value)]
     try:

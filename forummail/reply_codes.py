@@ -83,3 +83,36 @@ def classify(stage: Stage, code: int) -> Verdict:
         # turn: stop, lose nothing, and name the setting (MAIL_FROM).
         return Verdict.SERVER_DOWN
     return Verdict.FAILED
+
+
+# --- sign-in refusals (AUTH), for OAuth2 ---------------------------------
+
+# RFC 4954 section 6: 535 5.7.8 "authentication credentials invalid".
+# Providers add their own enhanced codes; each says what to fix.
+_SIGN_IN_MEANINGS: dict[str, str] = {
+    "5.7.3": "the token was not accepted; Microsoft 365: does the app have SMTP.SendAsApp, and its service "
+             "principal a permission on the mailbox?",
+    "5.7.139": "SMTP AUTH is disabled for this mailbox or tenant; Microsoft 365: "
+               "Set-CASMailbox -SmtpClientAuthenticationDisabled $false, and security defaults off",
+    "5.7.30": "password sign-in is not supported: use OAuth2",
+    "5.7.8": "the credentials are not valid",
+}
+
+
+def token_refused(code: int) -> bool:
+    """Does this answer to AUTH mean the server refused our credential (a new token may help)?
+
+    535 is "authentication credentials invalid" (RFC 4954 section 6);
+    Exchange Online also refuses with 550 5.7.30 where a mechanism is not
+    allowed, which a new token does not fix but reads the same to the user.
+    """
+    return code in (535, 550)
+
+
+def sign_in_meaning(text: str) -> str:
+    """What the enhanced code in a refusal of AUTH means, or empty when we know no more than its words."""
+    for word in text.split()[:2]:
+        meaning = _SIGN_IN_MEANINGS.get(word)
+        if meaning:
+            return meaning
+    return ""

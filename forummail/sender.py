@@ -169,7 +169,7 @@ def dry_run(settings: Settings, conn: psycopg.Connection, limit: int | None,
         summary.would_send += 1
         show("would send notification %d (%s) to %s:" % (job.id, job.kind, ", ".join(out.recipients)))
         show(out.data.decode("utf-8", "replace").replace("\r\n", "\n"))
-    transport = Transport(settings.sending.smtp_servers)
+    transport = Transport(settings.sending.smtp_servers, db.connector(settings, "sender"))
     if jobs:
         server = transport.open()
         show("SMTP server %s accepted the connection%s; nothing was sent" % (

@@ -123,6 +123,13 @@ def _server_from_dict(
     oauth2 = oauth2_setting(c, name("oauth2"), d.get("oauth2"), "SMTP_OAUTH2", login, name("login"), folder)
     if login and not password and not oauth2 and not d.get("oauth2"):
         c.problems.append("%s is set but %s is empty" % (name("login"), name("password")))
+    if d.get("oauth2") and not ssl and not tls:
+        # A bearer token is as good as a password to whoever reads it; the
+        # transport refuses to send it in clear, so say it now (78), not at
+        # every run (75).
+        c.problems.append("%s is set but the connection has no TLS: set %s to True (STARTTLS on 587, as "
+                          "Microsoft 365 and Google require) or %s (implicit TLS on 465)"
+                          % (name("oauth2"), name("tls"), name("ssl")))
     return SmtpServer(
         host=host,
         port=ranged("port", port),

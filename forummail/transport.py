@@ -26,11 +26,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Protocol
 
+from . import logs, metrics, oauth2, sasl
 from .errors import TemporaryFailure
-from .reply_codes import LOST, Stage, Verdict, classify
+from .reply_codes import LOST, Stage, Verdict, classify, sign_in_meaning, token_refused
 from .settings import SmtpServer
 
 if TYPE_CHECKING:
+    import psycopg
+
     from .compose import Outgoing
 
 log = logging.getLogger(__name__)
@@ -100,8 +103,100 @@ class PasswordLogin:
         smtp.login(self.who, self.password)
 
 
-def authenticator(server: SmtpServer) -> Authenticator | None:
-    """How to sign in to ``server``; None when it needs no sign-in."""
+class InsecureSignIn(LoginRefused):
+    """A token would have gone over a connection without TLS: we did not send it."""
+
+
+class _SignInAgain(Exception):
+    """The server closed the connection after refusing a token: reconnect, sign in with the new one."""
+
+
+class OAuth2Login:
+    """AUTH with an OAuth2 access token: OAUTHBEARER where the server offers it, else XOAUTH2.
+
+    A token the server refuses (revoked before it expired) is handed back
+    to the token source, which drops it and gets a new one; the new one is
+    tried once, on a fresh AUTH (on a new connection if the server hung up).
+    A second refusal is the server's last word for this run.
+    """
+
+    def __init__(self, who: str, source: oauth2.TokenSource, server: SmtpServer) -> None:
+        self.who = who
+        self.source = source
+        self.hint = "check %s" % source.setting
+        self.host, self.port = server.host, server.port
+        self.mechanism = ""  # the SASL mechanism used, once signed in
+        self._token = ""
+        self._replaced = False  # the token source gave a new token in place of a refused one
+        self._reconnected = False
+
+    def __call__(self, smtp: smtplib.SMTP) -> None:
+        if not isinstance(smtp.sock, ssl.SSLSocket):
+            # Microsoft and Google take tokens only after STARTTLS or on 465;
+            # a bearer token is as good as a password to whoever reads it.
+            raise InsecureSignIn("SMTP server %s:%d: refusing to send an OAuth2 token over a connection "
+                                 "without TLS (set ssl, or tls for STARTTLS on 587)" % (self.host, self.port))
+        offered = smtp.esmtp_features.get("auth", "").split()
+        mechanism = self.mechanism = sasl.choose(offered) or ""
+        if not mechanism:
+            raise smtplib.SMTPAuthenticationError(
+                504, "the server offers no OAuth2 sign-in (AUTH %s), only passwords" % " ".join(offered))
+        if not self._token:
+            self._token = self.source.token()
+            logs.add_secrets([self._token])
+        while True:
+            try:
+                code, words = _sasl_auth(smtp, mechanism, self.who, self._token, self.host, self.port)
+            except smtplib.SMTPServerDisconnected:
+                if self._replaced and not self._reconnected:
+                    self._reconnected = True
+                    raise _SignInAgain() from None
+                raise
+            if code == 235:
+                return
+            if not token_refused(code) or self._replaced:
+                raise smtplib.SMTPAuthenticationError(code, words)
+            metrics.note_token_failure("server_refused")
+            log.info("SMTP server %s:%d refused the OAuth2 token of %r: %s; asking for a new one",
+                     self.host, self.port, self.who, words)
+            self._token = self.source.refused(self._token)
+            logs.add_secrets([self._token])
+            self._replaced = True
+
+
+def _sasl_auth(smtp: smtplib.SMTP, mechanism: str, user: str, token: str, host: str,
+               port: int) -> tuple[int, str]:
+    """One AUTH exchange; the final code and the server's words (with an error challenge's JSON read)."""
+    # RFC 4954 section 4: the initial response on the AUTH line (up to
+    # 12288 octets there): Microsoft's and Google's servers take it.
+    code, text = smtp.docmd("AUTH", "%s %s" % (mechanism, sasl.encoded_response(mechanism, user, token, host,
+                                                                                 port)))
+    challenge = ""
+    if code == 334:
+        # An error challenge (RFC 7628 section 3.2.2; Google's XOAUTH2 the
+        # same): answer it as the mechanism says, and the server refuses.
+        challenge = sasl.read_error(text)
+        code, text = smtp.docmd(sasl.after_error(mechanism))
+        if code == 334:  # a server that keeps challenging: cancel (RFC 4954 section 4)
+            code, text = smtp.docmd("*")
+    words = _words(0, text)  # the code is said with it by whoever reports the refusal
+    meaning = sign_in_meaning(words)
+    if meaning:
+        words += " (%s)" % meaning
+    if challenge:
+        words += " [%s]" % challenge
+    return code, words
+
+
+def authenticator(server: SmtpServer, connect: Callable[[], psycopg.Connection] | None = None
+                  ) -> Authenticator | None:
+    """How to sign in to ``server``; None when it needs no sign-in.
+
+    ``connect`` opens a database connection for the OAuth2 token cache
+    shared by every run and host.
+    """
+    if server.oauth2 is not None:
+        return OAuth2Login(server.login, oauth2.token_source(server.oauth2, connect), server)
     return PasswordLogin(server.login, server.password) if server.login else None
 
 
@@ -121,10 +216,23 @@ def tls_context(server: SmtpServer) -> ssl.SSLContext:
     return context
 
 
-def open_connection(server: SmtpServer) -> smtplib.SMTP:
-    """Connect, say EHLO, STARTTLS and AUTH as configured; raise ServerDown with the reason."""
+def open_connection(server: SmtpServer, connect: Callable[[], psycopg.Connection] | None = None,
+                    sign_in: Authenticator | None = None) -> smtplib.SMTP:
+    """Connect, say EHLO, STARTTLS and AUTH as configured; raise ServerDown with the reason.
+
+    ``connect`` opens a database connection, for the OAuth2 token cache;
+    ``sign_in``: the authenticator to use, when the caller wants to read it after.
+    """
+    sign_in = sign_in or authenticator(server, connect)
+    try:
+        return _open(server, sign_in)
+    except _SignInAgain:
+        # The server hung up after refusing a token: the new one gets a new connection.
+        return _open(server, sign_in)
+
+
+def _open(server: SmtpServer, sign_in: Authenticator | None) -> smtplib.SMTP:
     smtp: smtplib.SMTP | None = None
-    sign_in = authenticator(server)
     try:
         if server.ssl:
             smtp = smtplib.SMTP_SSL(server.host, server.port, timeout=server.timeout,
@@ -143,15 +251,26 @@ def open_connection(server: SmtpServer) -> smtplib.SMTP:
         if sign_in is not None:
             sign_in(smtp)
         return smtp
-    except ServerDown:
+    except (ServerDown, _SignInAgain):
         _close(smtp)
         raise
+    except (oauth2.OAuth2Refused, oauth2.OAuth2Unreachable) as exc:
+        # No token to sign in with: this server cannot be used now; the
+        # message names the OAuth2 setting and what the provider said.
+        _close(smtp)
+        refused = isinstance(exc, oauth2.OAuth2Refused)
+        metrics.note_token_failure("endpoint_refused" if refused else "endpoint_unreachable")
+        raise (LoginRefused if refused else ServerDown)("SMTP server %s: %s" % (server.name, exc)) from None
+    except TemporaryFailure as exc:  # the database of the token cache
+        _close(smtp)
+        raise ServerDown("SMTP server %s: no OAuth2 token: %s" % (server.name, exc)) from None
     except smtplib.SMTPAuthenticationError as exc:
         _close(smtp)
         assert sign_in is not None
+        kind = "OAuth2 sign-in" if isinstance(sign_in, OAuth2Login) else "login"
         raise LoginRefused(
-            "SMTP server %s refused the login of %r: %s (%s)"
-            % (server.name, sign_in.who, _words(exc.smtp_code, exc.smtp_error), sign_in.hint)
+            "SMTP server %s refused the %s of %r: %s (%s)"
+            % (server.name, kind, sign_in.who, _words(exc.smtp_code, exc.smtp_error), sign_in.hint)
         ) from None
     except ssl.SSLCertVerificationError as exc:
         _close(smtp)
@@ -295,8 +414,10 @@ def describe(answer: Answer) -> str:
 class Transport:
     """One SMTP connection, reused for many messages, failing over between servers."""
 
-    def __init__(self, servers: Sequence[SmtpServer]) -> None:
+    def __init__(self, servers: Sequence[SmtpServer],
+                 connect: Callable[[], psycopg.Connection] | None = None) -> None:
         self.servers = [s for s in servers if s.enabled]
+        self.connect = connect  # a database connection for the OAuth2 token cache
         self.smtp: smtplib.SMTP | None = None
         self.server: SmtpServer | None = None
 
@@ -307,7 +428,7 @@ class Transport:
         problems = []
         for server in self.servers:
             try:
-                self.smtp = open_connection(server)
+                self.smtp = open_connection(server, self.connect)
             except ServerDown as exc:
                 # INFO, not WARNING: the ServerDown raised below names every
                 # failure in one line, said once on stderr.

@@ -1,4 +1,4 @@
-"""Real servers on 127.0.0.1 for the tests: PostgreSQL and SMTP.
+"""Real servers on 127.0.0.1 for the tests: PostgreSQL, SMTP and Dovecot POP3.
 
 PostgreSQL refuses to run as root, so as root the cluster is created and run
 as the ``postgres`` user (``runuser``), in a temporary folder it owns.
@@ -19,10 +19,10 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
+from aiosmtpd.smtp import MISSING, AuthResult, LoginPassword
 
 
 def free_port() -> int:
@@ -212,6 +212,120 @@ class SmtpServer:
         return list(self.received)
 
 
+class TokenChecker(Protocol):
+    """What the OAuth2 test servers ask about a token: its subject (the mailbox), or None."""
+
+    def active(self, token: str) -> str | None: ...
+
+
+@dataclass
+class SignIn:
+    mechanism: str
+    login: str
+    ok: bool
+    tls: bool
+
+
+class _OAuth2Handler(_Handler):
+    """The SMTP handler of :class:`OAuth2SmtpServer`: XOAUTH2 and OAUTHBEARER only."""
+
+    def __init__(self, behaviour: SmtpBehaviour, received: list[Received], tokens: TokenChecker,
+                 style: str) -> None:
+        super().__init__(behaviour, received)
+        self.tokens = tokens
+        self.style = style
+        self.sign_ins: list[SignIn] = []
+        self.hang_up_after_refusal = 0  # refusals after which the server closes the connection
+
+    async def auth_XOAUTH2(self, server: Any, args: list[str]) -> AuthResult:
+        return await self._auth(server, args, "XOAUTH2")
+
+    async def auth_OAUTHBEARER(self, server: Any, args: list[str]) -> AuthResult:
+        return await self._auth(server, args, "OAUTHBEARER")
+
+    async def _auth(self, server: Any, args: list[str], mechanism: str) -> AuthResult:
+        import base64
+        import json
+
+        if server._tls_protocol is None:  # as Gmail and Exchange Online answer on 587
+            self.sign_ins.append(SignIn(mechanism, "", False, False))
+            await server.push("530 5.7.0 Must issue a STARTTLS command first")
+            return AuthResult(success=False, handled=True)
+        if len(args) > 1:
+            blob = base64.b64decode(args[1])
+        else:
+            got = await server.challenge_auth("")
+            if got is MISSING:
+                return AuthResult(success=False, handled=True)
+            blob = got
+        fields = dict(f.split("=", 1) for f in blob.decode().split("\x01") if "=" in f)
+        if mechanism == "OAUTHBEARER":
+            gs2 = blob.decode().split("\x01", 1)[0]  # n,a=user,
+            login = gs2.split(",")[1][2:].replace("=2C", ",").replace("=3D", "=")
+        else:
+            login = fields.get("user", "")
+        token = fields.get("auth", "").removeprefix("Bearer ")
+        ok = bool(token) and self.tokens.active(token) == login
+        self.sign_ins.append(SignIn(mechanism, login, ok, True))
+        if ok:
+            return AuthResult(success=True, auth_data=login)
+        if self.style == "google" or mechanism == "OAUTHBEARER":
+            # RFC 7628 section 3.2.2 (and Google's XOAUTH2): an error challenge,
+            # then the final refusal after the client's dummy response.
+            error = json.dumps({"status": "invalid_token", "scope": "https://mail.google.com/",
+                                "schemes": "Bearer"})
+            await server.challenge_auth(error)
+            message = "535 5.7.8 Username and Password not accepted"
+        else:
+            message = "535 5.7.3 Authentication unsuccessful"
+        if self.hang_up_after_refusal:
+            self.hang_up_after_refusal -= 1
+            await server.push(message)
+            server.transport.close()
+            return AuthResult(success=False, handled=True)
+        return AuthResult(success=False, handled=False, message=message)
+
+
+class OAuth2SmtpServer(SmtpServer):
+    """aiosmtpd with STARTTLS whose only sign-in is OAuth2, each token checked with ``tokens``.
+
+    ``style``: ``'microsoft'`` refuses a bad token with ``535 5.7.3``,
+    ``'google'`` with an error challenge (334 base64 JSON) and then 535.
+    AUTH before STARTTLS: ``530 5.7.0``.  OAUTHBEARER only when ``oauthbearer``.
+    """
+
+    def __init__(self, tokens: TokenChecker, cert: tuple[Path, Path], style: str = "microsoft",
+                 oauthbearer: bool = False) -> None:
+        import ssl
+
+        self.port = free_port()
+        self.behaviour = SmtpBehaviour()
+        self.received = []
+        self.logins = []
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(str(cert[0]), str(cert[1]))
+        self.handler = self.oauth2 = _OAuth2Handler(self.behaviour, self.received, tokens, style)
+        exclude = ["PLAIN", "LOGIN"] + ([] if oauthbearer else ["OAUTHBEARER"])
+        self.controller = Controller(
+            self.handler, hostname="127.0.0.1", port=self.port, tls_context=context,
+            # AUTH listed before STARTTLS too, so that a client which would send
+            # its token in clear is answered by the handler (530), not hidden from.
+            auth_require_tls=False, auth_required=True, auth_exclude_mechanism=exclude)
+
+    @property
+    def sign_ins(self) -> list[SignIn]:
+        return list(self.oauth2.sign_ins)
+
+
+@dataclass
+class OAuth2Passdb:
+    """Where Dovecot's oauth2 passdb asks about tokens."""
+
+    introspection_url: str
+    ca_file: Path
+    username_attribute: str = "username"
+
+
 class DovecotServer:
     """Dovecot POP3 on 127.0.0.1 with one mailbox, from a private config in a temp dir.
 
@@ -220,10 +334,11 @@ class DovecotServer:
     """
 
     def __init__(self, login: str = "replies", password: str = "pop-secret",
-                 cert: tuple[Path, Path] | None = None) -> None:
+                 cert: tuple[Path, Path] | None = None, oauth2: OAuth2Passdb | None = None) -> None:
         import pwd
 
         self.cert = cert
+        self.oauth2 = oauth2
         self.tls_port = free_port() if cert else 0
         self.login, self.password = login, password
         self.port = free_port()
@@ -246,18 +361,14 @@ log_path = {base}/dovecot.log
 protocols = pop3
 listen = 127.0.0.1
 {ssl}
-disable_plaintext_auth = no
-auth_mechanisms = plain login
+{auth}
 # No penalty delay for the failed logins the tests make on purpose.
 auth_failure_delay = 0
 login_trusted_networks = 127.0.0.0/8
 mail_location = maildir:{base}/mail/%u
 pop3_uidl_format = %08Xu%08Xv
 first_valid_uid = {uid}
-{me}passdb {{
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%u {base}/passwd
-}}
+{me}{passdb}
 userdb {{
   driver = passwd-file
   args = username_format=%u {base}/passwd
@@ -276,7 +387,31 @@ service anvil {{
   chroot =
 }}
 """.format(base=self.base, port=self.port, uid=min(self.uid, 500), me=me, tls_port=self.tls_port,
-           ssl="ssl = yes\nssl_cert = <%s\nssl_key = <%s" % self.cert if self.cert else "ssl = no")
+           ssl="ssl = yes\nssl_cert = <%s\nssl_key = <%s" % self.cert if self.cert else "ssl = no",
+           auth=self._auth(), passdb=self._passdb())
+
+    def _auth(self) -> str:
+        if self.oauth2 is None:
+            return "disable_plaintext_auth = no\nauth_mechanisms = plain login"
+        # Tokens only, and only over TLS; auth_debug logs each introspection request.
+        return "disable_plaintext_auth = yes\nauth_mechanisms = xoauth2 oauthbearer\nauth_debug = yes"
+
+    def _passdb(self) -> str:
+        if self.oauth2 is None:
+            return "passdb {\n  driver = passwd-file\n  args = scheme=PLAIN username_format=%%u %s/passwd\n}" \
+                % self.base
+        # Dovecot 2.3's oauth2 passdb: every token is POSTed to the endpoint's
+        # introspection URL (RFC 7662); the subject it answers must be the login.
+        # Dovecot's auth process runs as another user: it reads a copy in its own folder.
+        ca = self.base / "oauth2-ca.pem"
+        shutil.copyfile(self.oauth2.ca_file, ca)
+        os.chmod(ca, 0o644)
+        (self.base / "oauth2.conf.ext").write_text(
+            "introspection_mode = post\nintrospection_url = %s\nusername_attribute = %s\n"
+            "active_attribute = active\nactive_value = true\ntls_ca_cert_file = %s\n"
+            % (self.oauth2.introspection_url, self.oauth2.username_attribute, ca))
+        return ("passdb {\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  args = %s/oauth2.conf.ext\n}"
+                % self.base)
 
     def start(self) -> DovecotServer:
         for sub in ("run", "state", "mail"):

@@ -526,7 +526,8 @@ def test_oauth2_settings_take_secrets_from_the_environment_and_no_password() -> 
 
 
 def test_oauth2_without_a_login_names_the_login_setting() -> None:
-    problems = _problems({"smtp_oauth2": {"provider": "command", "token_command": "true"}}, MAIL_LOGIN="")
+    problems = _problems({"smtp_tls": True, "smtp_oauth2": {"provider": "command", "token_command": "true"}},
+                         MAIL_LOGIN="")
     assert problems == ["OPTS['smtp_oauth2'] is set but MAIL_LOGIN is empty: name the mailbox to sign in to"]
 
 

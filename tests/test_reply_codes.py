@@ -40,3 +40,13 @@ def test_classify(stage: Stage, code: int, verdict: Verdict) -> None:
 def test_retry_and_failed_group_the_verdicts() -> None:
     assert {v for v in Verdict if v.retry} == {Verdict.RETRY, Verdict.CLOSING}
     assert {v for v in Verdict if v.failed} == {Verdict.FAILED, Verdict.TOO_BIG}
+
+
+def test_sign_in_refusals_and_what_they_mean() -> None:
+    from forummail.reply_codes import sign_in_meaning, token_refused
+
+    assert token_refused(535) and token_refused(550)
+    assert not token_refused(530) and not token_refused(454) and not token_refused(504)
+    assert "SmtpClientAuthenticationDisabled" in sign_in_meaning("5.7.139 Authentication unsuccessful, SmtpClient")
+    assert "SMTP.SendAsApp" in sign_in_meaning("5.7.3 Authentication unsuccessful")
+    assert sign_in_meaning("Authentication unsuccessful") == ""

@@ -64,3 +64,10 @@ def drop_token(conn: psycopg.Connection, key: str, access_token: str) -> bool:
         cur = conn.execute("UPDATE oauth2_tokens SET access_token = NULL, refresh_at = NULL, expires_at = NULL"
                            " WHERE grant_key = %s AND access_token = %s", (key, access_token))
     return cur.rowcount > 0
+
+
+def seconds_left(conn: psycopg.Connection, key: str, access_token: str) -> int | None:
+    """How long ``access_token`` of ``key`` stays valid, in seconds (None: not the one kept), for check."""
+    row = conn.execute("SELECT extract(epoch FROM expires_at - clock_timestamp())::int FROM oauth2_tokens"
+                       " WHERE grant_key = %s AND access_token = %s", (key, access_token)).fetchone()
+    return int(row[0]) if row and row[0] is not None else None
