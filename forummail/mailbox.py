@@ -120,8 +120,7 @@ class Pop3Mailbox:
         except (oauth2.OAuth2Refused, oauth2.OAuth2Unreachable) as exc:
             # No token to sign in with; the message names the OAuth2 setting.
             self.abort()
-            refused = isinstance(exc, oauth2.OAuth2Refused)
-            metrics.note_token_failure("endpoint_refused" if refused else "endpoint_unreachable")
+            refused = isinstance(exc, oauth2.OAuth2Refused)  # counted in the metrics by forummail.oauth2
             raise (MailboxLoginRefused if refused else MailboxDown)("POP3 server %s: %s" % (self.name, exc)) from None
         except BaseException:
             self.abort()  # nothing deleted, whatever happened (ConfigError: no TLS for the token)

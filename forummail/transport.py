@@ -24,12 +24,24 @@ import socket
 import ssl
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
-from . import logs, metrics, oauth2, sasl
+from . import oauth2
 from .errors import TemporaryFailure
-from .reply_codes import LOST, Stage, Verdict, classify, sign_in_meaning, token_refused
+from .reply_codes import LOST, Stage, Verdict, classify
 from .settings import SmtpServer
+
+# ServerDown, LoginRefused and InsecureSignIn are raised here too: callers import them from here.
+from .smtpauth import (  # noqa: F401
+    Authenticator,
+    InsecureSignIn,
+    LoginRefused,
+    OAuth2Login,
+    ServerDown,
+    SignInAgain,
+    authenticator,
+    said,
+)
 
 if TYPE_CHECKING:
     import psycopg
@@ -67,146 +79,6 @@ class Answer:
         return classify(self.stage, self.code)
 
 
-class ServerDown(TemporaryFailure):
-    """No configured SMTP server can be used now."""
-
-
-class LoginRefused(ServerDown):
-    """The server refused our AUTH: the login or password in the settings is wrong."""
-
-
-class Authenticator(Protocol):
-    """Signs a connection in, after EHLO (and STARTTLS): the one seam for kinds of sign-in.
-
-    Raises ``smtplib.SMTPAuthenticationError`` when the server refuses it;
-    ``who`` and ``hint`` name the account and the settings to check.
-    """
-
-    @property
-    def who(self) -> str: ...
-
-    @property
-    def hint(self) -> str: ...
-
-    def __call__(self, smtp: smtplib.SMTP) -> None: ...
-
-
-@dataclass(frozen=True)
-class PasswordLogin:
-    """AUTH with a login and a password (PLAIN or LOGIN, as the server offers: smtplib chooses)."""
-
-    who: str
-    password: str = field(repr=False)
-    hint: str = "check MAIL_LOGIN and MAIL_PSSWD"
-
-    def __call__(self, smtp: smtplib.SMTP) -> None:
-        smtp.login(self.who, self.password)
-
-
-class InsecureSignIn(LoginRefused):
-    """A token would have gone over a connection without TLS: we did not send it."""
-
-
-class _SignInAgain(Exception):
-    """The server closed the connection after refusing a token: reconnect, sign in with the new one."""
-
-
-class OAuth2Login:
-    """AUTH with an OAuth2 access token: OAUTHBEARER where the server offers it, else XOAUTH2.
-
-    A token the server refuses (revoked before it expired) is handed back
-    to the token source, which drops it and gets a new one; the new one is
-    tried once, on a fresh AUTH (on a new connection if the server hung up).
-    A second refusal is the server's last word for this run.
-    """
-
-    def __init__(self, who: str, source: oauth2.TokenSource, server: SmtpServer) -> None:
-        self.who = who
-        self.source = source
-        self.hint = "check %s" % source.setting
-        self.host, self.port = server.host, server.port
-        self.mechanism = ""  # the SASL mechanism used, once signed in
-        self._token = ""
-        self._replaced = False  # the token source gave a new token in place of a refused one
-        self._reconnected = False
-
-    def __call__(self, smtp: smtplib.SMTP) -> None:
-        if not isinstance(smtp.sock, ssl.SSLSocket):
-            # Microsoft and Google take tokens only after STARTTLS or on 465;
-            # a bearer token is as good as a password to whoever reads it.
-            raise InsecureSignIn("SMTP server %s:%d: refusing to send an OAuth2 token over a connection "
-                                 "without TLS (set ssl, or tls for STARTTLS on 587)" % (self.host, self.port))
-        offered = smtp.esmtp_features.get("auth", "").split()
-        mechanism = self.mechanism = sasl.choose(offered) or ""
-        if not mechanism:
-            raise smtplib.SMTPAuthenticationError(
-                504, "the server offers no OAuth2 sign-in (AUTH %s), only passwords" % " ".join(offered))
-        if not self._token:
-            self._token = self.source.token()
-            logs.add_secrets([self._token])
-        while True:
-            try:
-                code, words = _sasl_auth(smtp, mechanism, self.who, self._token, self.host, self.port)
-            except smtplib.SMTPServerDisconnected:
-                if self._replaced and not self._reconnected:
-                    self._reconnected = True
-                    raise _SignInAgain() from None
-                raise
-            if code == 235:
-                return
-            if not token_refused(code) or self._replaced:
-                raise smtplib.SMTPAuthenticationError(code, words)
-            metrics.note_token_failure("server_refused")
-            log.info("SMTP server %s:%d refused the OAuth2 token of %r: %s; asking for a new one",
-                     self.host, self.port, self.who, words)
-            self._token = self.source.refused(self._token)
-            logs.add_secrets([self._token])
-            self._replaced = True
-
-
-def _sasl_auth(smtp: smtplib.SMTP, mechanism: str, user: str, token: str, host: str,
-               port: int) -> tuple[int, str]:
-    """One AUTH exchange; the final code and the server's words (with an error challenge's JSON read)."""
-    # RFC 4954 section 4: the initial response on the AUTH line (up to
-    # 12288 octets there): Microsoft's and Google's servers take it.
-    code, text = smtp.docmd("AUTH", "%s %s" % (mechanism, sasl.encoded_response(mechanism, user, token, host,
-                                                                                 port)))
-    challenge = ""
-    if code == 334:
-        # An error challenge (RFC 7628 section 3.2.2; Google's XOAUTH2 the
-        # same): answer it as the mechanism says, and the server refuses.
-        challenge = sasl.read_error(text)
-        code, text = smtp.docmd(sasl.after_error(mechanism))
-        if code == 334:  # a server that keeps challenging: cancel (RFC 4954 section 4)
-            code, text = smtp.docmd("*")
-    words = _words(0, text)  # the code is said with it by whoever reports the refusal
-    meaning = sign_in_meaning(words)
-    if meaning:
-        words += " (%s)" % meaning
-    if challenge:
-        words += " [%s]" % challenge
-    return code, words
-
-
-def authenticator(server: SmtpServer, connect: Callable[[], psycopg.Connection] | None = None
-                  ) -> Authenticator | None:
-    """How to sign in to ``server``; None when it needs no sign-in.
-
-    ``connect`` opens a database connection for the OAuth2 token cache
-    shared by every run and host.
-    """
-    if server.oauth2 is not None:
-        return OAuth2Login(server.login, oauth2.token_source(server.oauth2, connect), server)
-    return PasswordLogin(server.login, server.password) if server.login else None
-
-
-def _words(code: int | None, text: bytes | str | None) -> str:
-    if isinstance(text, bytes):
-        text = text.decode("utf-8", "replace")
-    text = " ".join((text or "").split())
-    return ("%d %s" % (code, text)).strip() if code else text
-
-
 def tls_context(server: SmtpServer) -> ssl.SSLContext:
     context = ssl.create_default_context()
     if not server.verify:
@@ -226,7 +98,7 @@ def open_connection(server: SmtpServer, connect: Callable[[], psycopg.Connection
     sign_in = sign_in or authenticator(server, connect)
     try:
         return _open(server, sign_in)
-    except _SignInAgain:
+    except SignInAgain:
         # The server hung up after refusing a token: the new one gets a new connection.
         return _open(server, sign_in)
 
@@ -251,15 +123,14 @@ def _open(server: SmtpServer, sign_in: Authenticator | None) -> smtplib.SMTP:
         if sign_in is not None:
             sign_in(smtp)
         return smtp
-    except (ServerDown, _SignInAgain):
+    except (ServerDown, SignInAgain):
         _close(smtp)
         raise
     except (oauth2.OAuth2Refused, oauth2.OAuth2Unreachable) as exc:
         # No token to sign in with: this server cannot be used now; the
         # message names the OAuth2 setting and what the provider said.
         _close(smtp)
-        refused = isinstance(exc, oauth2.OAuth2Refused)
-        metrics.note_token_failure("endpoint_refused" if refused else "endpoint_unreachable")
+        refused = isinstance(exc, oauth2.OAuth2Refused)  # counted in the metrics by forummail.oauth2
         raise (LoginRefused if refused else ServerDown)("SMTP server %s: %s" % (server.name, exc)) from None
     except TemporaryFailure as exc:  # the database of the token cache
         _close(smtp)
@@ -270,7 +141,7 @@ def _open(server: SmtpServer, sign_in: Authenticator | None) -> smtplib.SMTP:
         kind = "OAuth2 sign-in" if isinstance(sign_in, OAuth2Login) else "login"
         raise LoginRefused(
             "SMTP server %s refused the %s of %r: %s (%s)"
-            % (server.name, kind, sign_in.who, _words(exc.smtp_code, exc.smtp_error), sign_in.hint)
+            % (server.name, kind, sign_in.who, said(exc.smtp_code, exc.smtp_error), sign_in.hint)
         ) from None
     except ssl.SSLCertVerificationError as exc:
         _close(smtp)
@@ -280,7 +151,7 @@ def _open(server: SmtpServer, sign_in: Authenticator | None) -> smtplib.SMTP:
     except smtplib.SMTPResponseException as exc:
         _close(smtp)
         raise ServerDown(
-            "SMTP server %s answered %s" % (server.name, _words(exc.smtp_code, exc.smtp_error))
+            "SMTP server %s answered %s" % (server.name, said(exc.smtp_code, exc.smtp_error))
         ) from None
     except (OSError, smtplib.SMTPException) as exc:
         _close(smtp)
@@ -332,7 +203,7 @@ def transact(smtp: smtplib.SMTP, sender: str, recipients: Sequence[str], data: b
         smtp.ehlo_or_helo_if_needed()
         code, text = smtp.mail(sender, mail_options(smtp, data, smtputf8))
         if classify(stage, code) is not Verdict.ACCEPTED:
-            return _refused(smtp, Answer(stage, code, _words(code, text)))
+            return _refused(smtp, Answer(stage, code, said(code, text)))
         stage = Stage.RCPT
         refused: dict[str, tuple[int, str]] = {}
         closing = False
@@ -340,7 +211,7 @@ def transact(smtp: smtplib.SMTP, sender: str, recipients: Sequence[str], data: b
             code, text = smtp.rcpt(recipient)
             verdict = classify(stage, code)
             if verdict is not Verdict.ACCEPTED:
-                refused[recipient] = (code, _words(code, text))
+                refused[recipient] = (code, said(code, text))
             if verdict is Verdict.CLOSING:
                 closing = True
                 break
@@ -356,9 +227,9 @@ def transact(smtp: smtplib.SMTP, sender: str, recipients: Sequence[str], data: b
         try:
             code, text = smtp.data(data)
         except smtplib.SMTPDataError as exc:  # the DATA command itself refused (no 354)
-            return _refused(smtp, Answer(stage, exc.smtp_code, _words(exc.smtp_code, exc.smtp_error),
+            return _refused(smtp, Answer(stage, exc.smtp_code, said(exc.smtp_code, exc.smtp_error),
                                          _texts(refused)))
-        answer = Answer(Stage.MESSAGE, code, _words(code, text), _texts(refused))
+        answer = Answer(Stage.MESSAGE, code, said(code, text), _texts(refused))
         return answer if answer.verdict is Verdict.ACCEPTED else _refused(smtp, answer)
     except (OSError, smtplib.SMTPException) as exc:
         # Dropped or timed out mid-transaction: after the data, it may or may

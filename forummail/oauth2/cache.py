@@ -77,8 +77,8 @@ class CachedSource:
     def token(self) -> str:
         try:
             return self._database_token() if self._connect else self._memory_token()
-        except (OAuth2Refused, OAuth2Unreachable):
-            count_failure()
+        except (OAuth2Refused, OAuth2Unreachable) as exc:
+            count_failure(exc)
             raise
 
     def refused(self, token: str) -> str:

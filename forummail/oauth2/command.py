@@ -29,8 +29,8 @@ class CommandSource:
     def token(self) -> str:
         try:
             return run(self.config)
-        except (OAuth2Refused, OAuth2Unreachable):
-            count_failure()
+        except (OAuth2Refused, OAuth2Unreachable) as exc:
+            count_failure(exc)
             raise
 
     def refused(self, token: str) -> str:

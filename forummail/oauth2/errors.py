@@ -1,4 +1,4 @@
-"""The two ways getting a token fails, and the counter the metrics read.
+"""The two ways getting a token fails; each failure is counted in the run's metrics.
 
 Both are temporary failures (exit 75): the work waits, nothing is lost.  A
 refused credential is nonetheless the administrator's to fix, so its one
@@ -9,16 +9,11 @@ every secret of the setting is masked in them.
 
 from __future__ import annotations
 
-import threading
-
+from .. import metrics
 from ..errors import TemporaryFailure
 from ..settingtypes import OAuth2
 
 _MAX_WORDS = 300  # characters of a provider's description kept: one readable line
-
-_lock = threading.Lock()
-_failures = 0
-
 
 class OAuth2Unreachable(TemporaryFailure):
     """The token endpoint (or the token command) could not be used now: down, timeout, 5xx."""
@@ -28,16 +23,15 @@ class OAuth2Refused(TemporaryFailure):
     """The provider refused our credential; the message names the setting to fix."""
 
 
-def count_failure() -> None:
-    global _failures
-    with _lock:
-        _failures += 1
+def count_failure(exc: OAuth2Refused | OAuth2Unreachable) -> None:
+    """One failed token request, in the run's metrics (forummail_oauth2_token_failures)."""
+    metrics.note_token_failure("endpoint_refused" if isinstance(exc, OAuth2Refused) else "endpoint_unreachable")
 
 
 def failures() -> int:
-    """How many token requests of this process failed (unreachable or refused), for the metrics."""
-    with _lock:
-        return _failures
+    """How many token requests of this process failed (unreachable or refused)."""
+    counts = metrics.token_failures()
+    return counts["endpoint_refused"] + counts["endpoint_unreachable"]
 
 
 def one_line(text: str, config: OAuth2, extra: tuple[str, ...] = ()) -> str:
