@@ -4,12 +4,13 @@
   servers set aside, system mail queued by us;
 * :mod:`.inbound`: the log of fetched emails and what posting a reply touches;
 * :mod:`.admin`: what ``manage.py`` shows and changes;
-* :mod:`.keys`: the reply-signing secrets.
+* :mod:`.keys`: the reply-signing secrets;
+* :mod:`.suppressions`: what delivery reports, complaints and unsubscribes change.
 
 Connections come from :mod:`forummail.db`, whose ``search_path`` names
 ``DB_SCHEMA``, so the SQL here names tables without a schema.
 """
 
-from . import admin, inbound, keys, outgoing
+from . import admin, inbound, keys, outgoing, suppressions
 
-__all__ = ["admin", "inbound", "keys", "outgoing"]
+__all__ = ["admin", "inbound", "keys", "outgoing", "suppressions"]
