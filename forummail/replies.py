@@ -220,8 +220,8 @@ class Intake:
         """A delivery report, complaint or unsubscribe, recorded as ``ignored`` with what it did; else None."""
         r = self.settings.replies
         report = None
-        if reports.candidate(mail.message) and self._mime_limits(raw, None) is None:
-            report = reports.read(raw)
+        if reports.candidate(mail) and self._mime_limits(raw, None) is None:
+            report = reports.read(raw, reports.from_mail_system(mail))
         answered = False
         if report is not None:
             effect = feedback.on_report(self.conn, report, mail, r.replier_from_addr, self.secrets, inbound_id)

@@ -23,13 +23,17 @@ what a report may change.  Pure: no database.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
-from email.message import EmailMessage, Message
+from email.message import Message
 from email.parser import HeaderParser
 from email.utils import getaddresses
 
+from .parse import ParsedMail
+
+log = logging.getLogger(__name__)
 DELIVERY, COMPLAINT = "delivery", "complaint"
 _DSN_TYPES = ("message/delivery-status", "message/global-delivery-status")
 _ORIGINAL_TYPES = ("message/rfc822", "message/global", "text/rfc822-headers", "message/rfc822-headers",
@@ -89,34 +93,41 @@ class Report:
         return "delivery report (%s)" % self.format
 
 
-def candidate(headers: Message | None) -> bool:
-    """Might this email be a report?  From its header alone: cheap, for every email fetched."""
-    if headers is None:
+def candidate(mail: ParsedMail) -> bool:
+    """Might this email be a report?  From the fields already read (headerfields): cheap, for every email."""
+    if mail.message is None:
         return False
-    return headers.get_content_type() == "multipart/report" or _from_mail_system(headers)
+    return mail.message.get_content_type() == "multipart/report" or from_mail_system(mail)
 
 
-def read(raw: bytes) -> Report | None:
-    """The report this email is, or None when it is none (then it is handled as mail)."""
-    message = message_from_bytes(raw, policy=policy.default)
-    assert isinstance(message, EmailMessage)
-    if message.get_content_type() == "multipart/report":
-        report_type = str(message.get_param("report-type", "") or "").lower()
-        if report_type == "delivery-status":
-            return _dsn(message)
-        if report_type == "feedback-report":
-            return _arf(message)
-        return None  # a read receipt (disposition-notification) or another kind: not ours to act on
-    if _from_mail_system(message):
-        return _exim(message) or _qmail(message)
+def from_mail_system(mail: ParsedMail) -> bool:
+    """Sent by a mail system: an empty Return-Path (RFC 5321 section 4.5.5) or MAILER-DAEMON/postmaster."""
+    return mail.header("Return-Path").strip() in ("<>", "< >") or \
+        mail.from_addr.partition("@")[0].lower() in _DAEMONS
+
+
+def read(raw: bytes, mail_system: bool) -> Report | None:
+    """The report this email is, or None when it is none (then it is handled as mail).
+
+    ``mail_system``: :func:`from_mail_system` of its header; only then are
+    the plain-text formats tried.  Parsed with the compat32 policy, which
+    reads no address field as an object: a hostile field cannot raise here.
+    A report too broken to read is handled as ordinary (automatic) mail.
+    """
+    try:
+        message = message_from_bytes(raw, policy=policy.compat32)
+        if message.get_content_type() == "multipart/report":
+            report_type = str(message.get_param("report-type", "") or "").lower()
+            if report_type == "delivery-status":
+                return _dsn(message)
+            if report_type == "feedback-report":
+                return _arf(message)
+            return None  # a read receipt (disposition-notification) or another kind: not ours to act on
+        if mail_system:
+            return _exim(message) or _qmail(message)
+    except Exception as exc:  # noqa: BLE001 -- the sender's bytes: never our error
+        log.info("an email shaped like a report could not be read as one: %s: %s", type(exc).__name__, exc)
     return None
-
-
-def _from_mail_system(message: Message) -> bool:
-    return_path = str(message.get("Return-Path", "")).strip()
-    senders = getaddresses([str(message.get("From", ""))])
-    local = senders[0][1].partition("@")[0].lower() if senders else ""
-    return return_path in ("<>", "< >") or local in _DAEMONS
 
 
 def _children(message: Message) -> list[Message]:
@@ -171,7 +182,7 @@ def _originals(message: Message) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def _dsn(message: EmailMessage) -> Report:
+def _dsn(message: Message) -> Report:
     report = Report(DELIVERY, "rfc3464", message_ids=_originals(message))
     for part in _children(message):
         if part.get_content_type() not in _DSN_TYPES:
@@ -196,7 +207,7 @@ def _dsn(message: EmailMessage) -> Report:
     return report
 
 
-def _arf(message: EmailMessage) -> Report:
+def _arf(message: Message) -> Report:
     report = Report(COMPLAINT, "arf", message_ids=_originals(message))
     for part in _children(message):
         if part.get_content_type() != "message/feedback-report":
@@ -216,15 +227,20 @@ def _arf(message: EmailMessage) -> Report:
     return report
 
 
-def _text(message: EmailMessage) -> str:
-    part = message.get_body(preferencelist=("plain",)) if message.is_multipart() else message
+def _text(message: Message) -> str:
+    """The first text/plain part (or the body), decoded; bounded."""
+    part = next((p for p in message.walk() if p.get_content_type() == "text/plain"), None)
     if part is None:
         return ""
-    try:
-        content = part.get_content()
-    except (LookupError, ValueError, AssertionError):
+    data = part.get_payload(decode=True)
+    if not isinstance(data, bytes):
         return ""
-    return str(content)[:_TEXT_LIMIT].replace("\r\n", "\n")
+    charset = part.get_content_charset() or "utf-8"
+    try:
+        text = data[: _TEXT_LIMIT * 4].decode(charset, "replace")
+    except LookupError:
+        text = data[: _TEXT_LIMIT * 4].decode("utf-8", "replace")
+    return text[:_TEXT_LIMIT].replace("\r\n", "\n")
 
 
 def _status_of(diagnostic: str) -> str:
@@ -240,8 +256,8 @@ def _copied_ids(text: str) -> list[str]:
     return _MSGID.findall(str(headers.get("Message-ID", "")))
 
 
-def _exim(message: EmailMessage) -> Report | None:
-    failed = [a for _, a in getaddresses(message.get_all("X-Failed-Recipients", [])) if "@" in a]
+def _exim(message: Message) -> Report | None:
+    failed = [a for _, a in getaddresses([str(v) for v in message.get_all("X-Failed-Recipients", [])]) if "@" in a]
     text = _text(message)
     copy = _EXIM_COPY.search(text) or _EXIM_HEADERS_ONLY.search(text)
     if not failed or not copy:
@@ -258,7 +274,7 @@ def _exim(message: EmailMessage) -> Report | None:
     return report
 
 
-def _qmail(message: EmailMessage) -> Report | None:
+def _qmail(message: Message) -> Report | None:
     text = _text(message)
     start, copy = _QMAIL_START.search(text), _QMAIL_COPY.search(text)
     if not start or not copy:
