@@ -71,7 +71,12 @@ def suppressed(conn: psycopg.Connection, address: str) -> bool:
 
 def add_soft_bounce(conn: psycopg.Connection, address: str, notification_id: int | None, inbound_id: int | None,
                     window_days: int) -> tuple[int, float]:
-    """Count one temporary failure; return the count and the days they span within the window."""
+    """Count one temporary failure; return the count and the days they span within the window.
+
+    Counts older than the window are dropped here: the table stays as small as the window.
+    """
+    conn.execute("DELETE FROM soft_bounces WHERE address = lower(btrim(%s))"
+                 " AND reported_at <= now() - make_interval(days => %s)", (address, window_days))
     conn.execute("INSERT INTO soft_bounces (address, notification_id, inbound_email_id)"
                  " VALUES (lower(btrim(%s)), %s, %s)", (address, notification_id, inbound_id))
     row = conn.execute(
