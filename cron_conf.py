@@ -94,4 +94,6 @@ OPTS = {
 	, 'replier_max_mime_parts' : 200   # replies with more MIME parts than this are refused (10-10000; default 200)
 	, 'replier_max_header_bytes' : 102400 # emails whose header block is larger are refused before it is parsed (16 KB to 4 MB; default 100 KB)
 	, 'replier_max_header_field_bytes' : 16384 # emails with one header field larger are refused before it is parsed (2 KB to 1 MB; default 16 KB)
+	, 'bounce_addr' : ''               # envelope sender (Return-Path) of notifications: delivery reports come back to it (default empty: the reply mailbox's +bounces address (tagged per notification), else MAIL_FROM)
+	, 'unsubscribe_url' : ''           # the forum's HTTPS endpoint for one-click unsubscribe (RFC 8058); token= is appended (default empty: List-Unsubscribe carries only the mailto: address)
 }

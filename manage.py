@@ -21,7 +21,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from forummail import admin, check, cli, logs, settings, store
+from forummail import admin, check, cli, logs, settings, store, suppressed
 
 
 def _positive(text: str) -> int:
@@ -97,6 +97,11 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--older-than", type=_days, required=True, metavar="DAYS",
                    help="age in days, 1 to %d" % MAX_DAYS)
     g.add_argument("--dry-run", action="store_true", help="only count what would be deleted")
+    u = command("suppressions", "addresses suppressed after bounces or complaints, and unsubscribes from tasks")
+    u.add_argument("--clear", metavar="ADDRESS", help="lift the suppression of ADDRESS (with --task: its "
+                   "unsubscribe from that task)")
+    u.add_argument("--task", type=_positive, metavar="ID", help="with --clear: the task ADDRESS unsubscribed from")
+    u.add_argument("--limit", type=_positive, default=100, metavar="N", help="at most N rows of each (default 100)")
     for sub in commands.choices.values():
         sub.set_defaults(subparser=sub)  # so that main() can say a usage error in the command's terms
     return p
@@ -109,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
         args.subparser.error("give IDs or --to, not both")
     if args.command == "cancel" and not args.ids and not args.to:
         args.subparser.error("give the IDs to cancel, or --to ADDRESS")
+    if args.command == "suppressions" and args.task and not args.clear:
+        args.subparser.error("--task goes with --clear ADDRESS")
     if args.command == "inbound" and args.raw and not args.show:
         args.subparser.error("--raw goes with --show ID")
     if args.command == "inbound" and args.raw and sys.stdout.isatty():
@@ -157,6 +164,16 @@ def run(prog: str, args: argparse.Namespace, conf: settings.Settings) -> int:
     elif command in ("retry", "cancel"):
         change = admin.retry if command == "retry" else admin.cancel
         done = change(conf, args.ids, args.to)
+        for line in done.lines:
+            print(line)
+        for problem in done.problems:
+            print("%s: %s" % (prog, problem), file=sys.stderr)
+        return 1 if done.problems else 0
+    elif command == "suppressions":
+        if not args.clear:
+            print(suppressed.listing(conf, args.limit))
+            return 0
+        done = suppressed.clear(conf, args.clear, args.task)
         for line in done.lines:
             print(line)
         for problem in done.problems:

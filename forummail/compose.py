@@ -10,7 +10,12 @@ Templates come from ``OPTS['templates_dir']`` first, then the shipped
 * ``Reply-To``: ``replier_from_addr`` with the token as sub-address, only
   where the universe allows email replies;
 * ``Auto-Submitted``/``X-Auto-Response-Suppress``: no auto-responder answers;
-* ``X-Notification-Type``: the kind.
+* ``X-Notification-Type``: the kind;
+* ``List-Id``, ``List-Unsubscribe`` (and ``List-Unsubscribe-Post`` with
+  ``OPTS['unsubscribe_url']``): see :meth:`Composer.list_headers`.
+
+The envelope sender is ``OPTS['bounce_addr']`` or a tagged address of the
+reply mailbox (:meth:`Composer.envelope_sender`), so reports come home.
 
 Every address is checked and written in its wire form (:mod:`forummail.addresses`):
 an invalid one raises ``InvalidAddress`` (the row fails, nothing is sent); an
@@ -34,7 +39,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from . import mime, signing
+from . import mime, signing, tags
 from . import token as reply_token
 from .addresses import InvalidAddress, Mailbox, mailbox
 from .errors import ConfigError
@@ -250,10 +255,57 @@ class Composer:
         if token:
             h.append(("Reply-To", mime.address(s.replies.replier_from_name,
                                                reply_token.reply_address(s.replies.replier_from_addr, token))))
+        h += self.list_headers(job, kind or job.kind)
         h += [("Auto-Submitted", "auto-generated"), ("X-Auto-Response-Suppress", "All"),
               ("X-Notification-Type", header_text(kind or job.kind, 64))]
-        return Outgoing(job_id=job.id, data=mime.assemble(h, mime_body, utf8), sender=from_addr,
+        return Outgoing(job_id=job.id, data=mime.assemble(h, mime_body, utf8), sender=self.envelope_sender(job.id,
+                                                                                                          from_addr),
                         recipients=recipients, message_id=msgid, reply_token=token, smtputf8=utf8)
+
+    def envelope_sender(self, job_id: int, from_addr: str) -> str:
+        """MAIL FROM (the Return-Path): where delivery reports go (RFC 5321 section 4.5.5).
+
+        ``OPTS['bounce_addr']`` when set; else, with a reply mailbox, its
+        ``+bounces-<tag>`` address, the tag naming this notification (VERP),
+        so a report that quotes nothing of ours still says which mail it is
+        about; else the From address.
+        """
+        s = self.settings
+        if s.sending.bounce_addr:
+            return s.sending.bounce_addr
+        if s.replies.replier_from_addr:
+            return tags.bounce_address(s.replies.replier_from_addr, self.keys.sign, job_id)
+        return from_addr
+
+    def list_headers(self, job: Job, kind: str) -> list[tuple[str, str]]:
+        """``List-Id`` per task (RFC 2919) and, for a task's notification, ``List-Unsubscribe``.
+
+        The ``mailto:`` goes to the reply mailbox with a signed unsubscribe
+        token (RFC 2369); with ``OPTS['unsubscribe_url']``, its HTTPS link
+        and ``List-Unsubscribe-Post`` make it one-click (RFC 8058 section 3.1).
+        A digest spans tasks: it carries the forum's List-Id only.
+        """
+        s = self.settings
+        if kind == "digest":
+            return [("List-Id", "<digest.%s>" % s.domain)]
+        if job.task_id is None:
+            return []
+        h = [("List-Id", "<task-%d.%s>" % (job.task_id, s.domain))]
+        if job.user_id is None or not self.keys.sign:
+            return h
+        token = tags.unsubscribe_token(self.keys.sign, job.user_id, job.task_id)
+        links = []
+        if s.sending.unsubscribe_url:
+            url = s.sending.unsubscribe_url
+            links.append("<%s%stoken=%s>" % (url, "&" if "?" in url else "?", token))
+        if s.replies.replier_from_addr:
+            links.append("<mailto:%s?subject=unsubscribe>" % tags.unsubscribe_address(s.replies.replier_from_addr,
+                                                                                     token))
+        if links:
+            h.append(("List-Unsubscribe", ", ".join(links)))
+        if s.sending.unsubscribe_url:
+            h.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
+        return h
 
     @staticmethod
     def _recipient(address: str) -> Mailbox:

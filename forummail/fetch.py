@@ -48,6 +48,8 @@ def fetch_mailbox(settings: Settings, dry_run: bool = False,
         if summary.refused and not dry_run:
             alerts.notify(settings, "refused-replies", "%d email repl(ies) refused" % len(summary.refused),
                           summary.refused, conn)
+        if not dry_run:
+            tell_suppressions(settings, conn)
         return summary
     except MailerError as exc:
         exit_code = exc.exit_code
@@ -58,7 +60,7 @@ def fetch_mailbox(settings: Settings, dry_run: bool = False,
     finally:
         if not dry_run:
             metrics.write(settings.metrics_dir, "fetch", exit_code, started, summary.counts,
-                          {"mailbox_left": summary.left})
+                          {"mailbox_left": summary.left, **report_gauges(summary, conn)})
         if conn is not None:
             conn.close()
 
@@ -119,11 +121,39 @@ def fetch_file(settings: Settings, path: str, dry_run: bool = False,
         if summary.refused and not dry_run:
             # Piped one at a time, refusals still reach MAIL_ADMIN only in the hourly summary.
             alerts.notify(settings, "refused-replies", "1 email repl(ies) refused", summary.refused, conn)
+        if not dry_run:
+            tell_suppressions(settings, conn)
         return decision
     except psycopg.OperationalError as exc:
         raise TemporaryFailure("lost the connection to %s: %s" % (db.describe(settings), db.first_line(exc))) from None
     finally:
         conn.close()
+
+
+def tell_suppressions(settings: Settings, conn: psycopg.Connection) -> None:
+    """New suppressions to MAIL_ADMIN in the hourly summary; those not yet told wait for the next one."""
+    rows = store.suppressions.not_alerted(conn)
+    if not rows:
+        return
+    lines = ["%s: %s (%s, %s)" % (r["address"], r["reason"], r["kind"], r["created_at"].strftime("%Y-%m-%d %H:%M"))
+             for r in rows]
+    lines.append("\nNo more mail goes to these addresses; manage.py suppressions --clear ADDRESS lifts one.")
+    if alerts.notify(settings, "suppressions", "%d address(es) suppressed after delivery reports or complaints"
+                     % len(rows), lines, conn):
+        store.suppressions.mark_alerted(conn, [r["address"] for r in rows])
+
+
+def report_gauges(summary: FetchSummary, conn: psycopg.Connection | None) -> dict[str, float]:
+    """Reports handled by this run, and the addresses suppressed now (for the metrics file)."""
+    gauges: dict[str, float] = {
+        "bounces": summary.reports.get("bounce", 0), "soft_bounces": summary.reports.get("delay", 0),
+        "complaints": summary.reports.get("complaint", 0), "unsubscribes": summary.reports.get("unsubscribe", 0)}
+    if conn is not None and not conn.closed:
+        try:
+            gauges["suppressed_addresses"] = store.suppressions.count(conn)
+        except psycopg.Error:
+            pass
+    return gauges
 
 
 def extract_file(settings: Settings, path: str) -> str:

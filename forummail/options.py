@@ -248,6 +248,11 @@ OPTS: tuple[Option, ...] = (
          "refused before it is parsed", "replies"),
     _int("replier_max_header_field_bytes", 16384, 2048, 1 << 20, "bytes", "emails with one header field larger "
          "are refused before it is parsed", "replies"),
+    Option("bounce_addr", str, "", "envelope sender (Return-Path) of notifications: delivery reports come back "
+           "to it", "sending", shown="empty: the reply mailbox's +bounces address (tagged per notification), "
+           "else MAIL_FROM"),
+    Option("unsubscribe_url", str, "", "the forum's HTTPS endpoint for one-click unsubscribe (RFC 8058); "
+           "token= is appended", "sending", shown="empty: List-Unsubscribe carries only the mailto: address"),
 )
 
 OPTION: dict[str, Option] = {o.name: o for o in OPTS}

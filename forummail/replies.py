@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 
-from . import autoreply, db, match, mimeshape, rawheader, safetext, signing, store
+from . import autoreply, db, feedback, match, mimeshape, rawheader, reports, safetext, signing, store
 from . import token as reply_token
 from .errors import TemporaryFailure
 from .extract import extract_from_parsed
@@ -54,6 +54,8 @@ class Decision:
     text: str = ""
     sender: str = ""
     detail: str = ""  # what only the administrator needs (the summary, the log)
+    report: str = ""  # a delivery report, complaint or unsubscribe: what it was (forummail.feedback)
+    suppressed: list[str] = field(default_factory=list)  # addresses it suppressed
 
     def line(self, label: str) -> str:
         where = " to task %s as user %s" % (self.task_id, self.user_id) if self.task_id else ""
@@ -68,9 +70,14 @@ class FetchSummary:
     counts: dict[str, int] = field(default_factory=dict)
     left: int = 0
     refused: list[str] = field(default_factory=list)
+    reports: dict[str, int] = field(default_factory=dict)  # bounce, delay, complaint, unsubscribe, ...
+    suppressed: list[str] = field(default_factory=list)
 
     def add(self, decision: Decision) -> None:
         self.counts[decision.status] = self.counts.get(decision.status, 0) + 1
+        if decision.report:
+            self.reports[decision.report] = self.reports.get(decision.report, 0) + 1
+        self.suppressed += decision.suppressed
         if decision.status in ("rejected", "error"):
             self.refused.append("inbound email %s from %s: %s%s" % (
                 decision.inbound_id, decision.sender or "unknown sender", decision.reason,
@@ -180,6 +187,11 @@ class Intake:
             # A first run on a mailbox full of old mail must not flood the forum.
             return finish(Decision("ignored", "older than %d days: left in the mailbox" % r.replier_max_age_days,
                                    delete=False), left_in_mailbox=True)
+        # Reports and unsubscribes first: none is a reply, none may be matched,
+        # posted or answered as one.
+        handled = self._feedback(finish, mail, raw, inbound_id)
+        if handled is not None:
+            return handled
         automatic = autoreply.why_automatic(mail, self.own_addresses)
         if automatic:
             return finish(Decision("ignored", automatic))
@@ -202,6 +214,31 @@ class Intake:
                                  part.data, hashlib.sha256(part.data).hexdigest())
         return finish(Decision("posted", "", message_id=message_id, task_id=found.task_id,
                                user_id=found.user_id, text=body))
+
+    def _feedback(self, finish: Callable[..., Decision], mail: ParsedMail, raw: bytes,
+                  inbound_id: int) -> Decision | None:
+        """A delivery report, complaint or unsubscribe, recorded as ``ignored`` with what it did; else None."""
+        r = self.settings.replies
+        report = None
+        if reports.candidate(mail) and self._mime_limits(raw, None) is None:
+            report = reports.read(raw, reports.from_mail_system(mail))
+        answered = False
+        if report is not None:
+            effect = feedback.on_report(self.conn, report, mail, r.replier_from_addr, self.secrets, inbound_id)
+        else:
+            found = feedback.on_unsubscribe(self.conn, r.replier_from_addr, self.secrets, mail, inbound_id)
+            if found is None:
+                return None
+            effect = found
+            # One confirmation, at the user's stored address, never to automatic mail (RFC 3834 section 2).
+            if effect.confirm_to and not autoreply.never_answer(effect.confirm_to) \
+                    and not autoreply.why_automatic(mail, self.own_addresses):
+                subject, body = feedback.confirmation(effect.task_id, effect.task_name)
+                store.outgoing.enqueue(self.conn, effect.confirm_to, subject, body, "unsubscribed")
+                answered = True
+        log.info("email %s: %s", mail.message_id or "without Message-ID", effect.reason)
+        return finish(Decision("ignored", effect.reason, report=effect.report, suppressed=effect.suppressed),
+                      report=effect.report, answered=answered)
 
     def _header_refusal(self, mail: ParsedMail, oversize: rawheader.Oversize) -> match.Refusal:
         """Why an email whose header passed a limit is refused (only its fields within the limits were parsed)."""

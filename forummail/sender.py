@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import psycopg
 
-from . import alerts, db, metrics, signing, store
+from . import alerts, db, feedback, metrics, signing, store
 from .addresses import InvalidAddress
 from .compose import Composer
 from .dispatch import Dispatcher, Item
@@ -151,6 +151,11 @@ class Sender:
             return "the forum message was deleted before it was sent"
         if not job.recipient_active:
             return "the recipient's account is no longer active"
+        if job.suppressed:
+            # manage.py suppressions --clear lifts it; the reason says what to look for.
+            return "the address %s is suppressed (%s)" % (job.recipient, job.suppressed[:300])
+        if job.unsubscribed:
+            return "the recipient unsubscribed from task %s" % job.task_id
         return ""
 
 
@@ -195,6 +200,8 @@ def send_notifications(settings: Settings, limit: int | None = None, dry: bool =
             summary = dry_run(settings, conn, limit, show)
             exit_code = 0
             return summary
+        # Before anything is claimed: a one-click unsubscribe stops the very next mail.
+        feedback.apply_requests(conn, signing.keys(settings, conn).verify)
         sender = Sender(settings, conn)
         summary = sender.summary
         bar = Progress(store.outgoing.due_count(conn) if progress else 0)

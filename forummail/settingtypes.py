@@ -109,6 +109,9 @@ class Sending:
     send_retry_seconds: int
     send_retry_max_seconds: int
     templates_dir: str
+    # OPTS['bounce_addr'] as an address; empty: derived (forummail.compose.Composer.envelope_sender).
+    bounce_addr: str = ""
+    unsubscribe_url: str = ""
 
 
 @dataclass(frozen=True)

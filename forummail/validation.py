@@ -15,6 +15,7 @@ from email.utils import getaddresses
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+from urllib.parse import urlsplit
 
 from .checker import Checker
 from .conffile import environment
@@ -59,6 +60,7 @@ def validate(module: ModuleType, path: Path, environ: dict[str, str] | None = No
         if v[key] and not Path(v[key]).is_dir():
             c.problems.append("%s %r is not a folder" % (OPTION[key].label, v[key]))
     c.problems += log_file_problems(v["mail_log"])
+    bounce_addr, unsubscribe_url = _after_delivery(c, v)
 
     if c.problems:
         raise ConfigError(c.problems)
@@ -75,7 +77,8 @@ def validate(module: ModuleType, path: Path, environ: dict[str, str] | None = No
             name=v["DB_NAME"] or TOP_OPTION["DB_NAME"].default, schema=v["DB_SCHEMA"],
             db_connection_addr=v["db_connection_addr"],
         ),
-        sending=Sending(smtp_servers=servers, **{f: v[f] for f in _SENDING}),
+        sending=Sending(smtp_servers=servers, bounce_addr=bounce_addr, unsubscribe_url=unsubscribe_url,
+                        **{f: v[f] for f in _SENDING}),
         replies=replies,
         raw_opts=dict(opts),
     )
@@ -88,6 +91,19 @@ _REPLIES = ("replier_downloader_url", "replier_pop_ssl", "replier_pop_login", "r
             "replier_max_attachment_bytes", "replier_max_attachments", "replier_keep_raw_bytes",
             "replier_max_mime_depth", "replier_max_mime_parts", "replier_max_header_bytes",
             "replier_max_header_field_bytes", "reply_token_days")
+
+
+def _after_delivery(c: Checker, v: dict[str, Any]) -> tuple[str, str]:
+    """OPTS['bounce_addr'] (a bare address) and OPTS['unsubscribe_url'] (HTTPS, RFC 8058 section 3.1)."""
+    _, bounce_addr = c.address("OPTS['bounce_addr']", v["bounce_addr"], required=False)
+    url = v["unsubscribe_url"].strip()
+    parts = urlsplit(url) if url else None
+    if parts is not None and (parts.scheme != "https" or not parts.hostname or parts.fragment
+                              or re.search(r"[\s<>\"]", url)):
+        c.problems.append("OPTS['unsubscribe_url'] must be an https:// URL of the forum (RFC 8058 allows no "
+                          "other), like 'https://forum.example.com/unsubscribe', not %r" % url)
+        url = ""
+    return bounce_addr, url
 
 
 def _admins(c: Checker, admin_text: str) -> tuple[str, ...]:

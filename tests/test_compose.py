@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from forummail import settings, token
+from forummail import settings, tags, token
 from forummail.compose import Composer, download_url
 from forummail.errors import ConfigError
 from forummail.store.outgoing import Job
@@ -59,7 +59,8 @@ def test_message_headers_and_reply_token(tmp_path: Path) -> None:
     assert msg["X-Auto-Response-Suppress"] == "All"
     assert msg["X-Notification-Type"] == "message"
     assert msg["In-Reply-To"] == msg["References"] == "<task.42@forum.test>"
-    assert out.recipients == ["bob@example.com"] and out.sender == "noreply@forum.test"
+    # The envelope sender is the reply mailbox's bounce address, tagged for row 7 (VERP).
+    assert out.recipients == ["bob@example.com"] and out.sender == tags.bounce_address("replies@forum.test", SECRET, 7)
     reply_to = msg["Reply-To"].addresses[0].addr_spec
     tok = token.find(reply_to)
     assert tok and reply_to == "replies+%s@forum.test" % tok
@@ -180,3 +181,66 @@ def test_one_message_rendered_once_for_all_followers_unless_a_template_names_the
     texts = [parse(personal.compose(job(id=i, recipient_name=name)).data).get_body(("plain",)).get_content()
              for i, name in ((1, "Bob"), (2, "Cat"))]  # type: ignore[union-attr]
     assert [t.split(":")[0] for t in texts] == ["Hello Bob", "Hello Cat"]
+
+
+# --- after delivery: envelope sender, List-Id, List-Unsubscribe (issue 12) ---
+
+def test_bounce_tag_names_the_row_and_cannot_be_made_for_another(tmp_path: Path) -> None:
+    out = Composer(make_settings(tmp_path)).compose(job(id=7))
+    assert out.sender.startswith("replies+bounces-7.") and out.sender.endswith("@forum.test")
+    assert tags.bounce_notification("replies@forum.test", [SECRET], [out.sender]) == 7
+    # The same signature on another row's number, or another purpose's key, proves nothing.
+    forged = out.sender.replace("bounces-7.", "bounces-8.")
+    assert tags.bounce_notification("replies@forum.test", [SECRET], [forged]) is None
+    assert tags.bounce_notification("replies@forum.test", ["another-secret-0123456"], [out.sender]) is None
+
+
+def test_bounce_addr_setting_wins_and_without_replies_mail_from(tmp_path: Path) -> None:
+    out = Composer(make_settings(tmp_path, opts="'bounce_addr': 'bounces@mx.forum.test'")).compose(job())
+    assert out.sender == "bounces@mx.forum.test"
+    path = tmp_path / "plain"
+    path.mkdir()
+    (path / "cron_conf.py").write_text("MAIL_FROM = 'Forum <noreply@forum.test>'\nMAIL_SMTP = 'localhost'\n")
+    (path / ".env").write_text("REPLY_TOKEN_SECRET=%s\n" % SECRET)
+    plain = settings.load(str(path / "cron_conf.py"))
+    assert Composer(plain).compose(job(allow_email_reply=False)).sender == "noreply@forum.test"
+
+
+def test_list_headers_mailto_only_without_unsubscribe_url(tmp_path: Path) -> None:
+    msg = parse(Composer(make_settings(tmp_path)).compose(job()).data)
+    assert msg["List-Id"] == "<task-42.forum.test>"
+    assert msg["List-Unsubscribe-Post"] is None
+    link = str(msg["List-Unsubscribe"])
+    assert link.startswith("<mailto:replies+unsub-") and link.endswith("@forum.test?subject=unsubscribe>")
+    address = link[len("<mailto:"):].partition("?")[0]
+    found = tags.find_unsubscribe("replies@forum.test", [SECRET], [address])
+    assert found is not None and (found.user_id, found.task_id) == (2, 42)
+    # A reply token is not an unsubscribe token, nor the other way round.
+    reply_token = token.find(str(msg["Reply-To"]))
+    assert reply_token and tags.verify_unsubscribe([SECRET], reply_token) is None
+    unsub = address.partition("+unsub-")[2].partition("@")[0]
+    with pytest.raises(token.InvalidToken):
+        token.verify([SECRET], unsub, date(2026, 11, 21))
+
+
+def test_one_click_with_unsubscribe_url(tmp_path: Path) -> None:
+    conf = make_settings(tmp_path, opts="'unsubscribe_url': 'https://forum.test/unsubscribe?site=1'")
+    msg = parse(Composer(conf).compose(job()).data)
+    assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"  # RFC 8058 section 3.1
+    https, mailto = str(msg["List-Unsubscribe"]).split(", ")
+    assert https.startswith("<https://forum.test/unsubscribe?site=1&token=") and mailto.startswith("<mailto:")
+    tok = https[:-1].partition("token=")[2]
+    found = tags.verify_unsubscribe([SECRET], tok)
+    assert found is not None and (found.user_id, found.task_id) == (2, 42)
+
+
+def test_system_mail_has_no_list_headers(tmp_path: Path) -> None:
+    msg = parse(Composer(make_settings(tmp_path)).compose(job(kind="system", task_id=None, message_id=None,
+                                                             subject="Hi", system_body="x")).data)
+    assert msg["List-Id"] is None and msg["List-Unsubscribe"] is None
+
+
+@pytest.mark.parametrize("url", ["http://forum.test/u", "forum.test/u", "https://", "https://forum.test/u#x"])
+def test_unsubscribe_url_must_be_https(tmp_path: Path, url: str) -> None:
+    with pytest.raises(ConfigError, match="unsubscribe_url.*https://"):
+        make_settings(tmp_path, opts="'unsubscribe_url': %r" % url)

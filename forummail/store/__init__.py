@@ -5,12 +5,13 @@
 * :mod:`.inbound`: the log of fetched emails and what posting a reply touches;
 * :mod:`.admin`: what ``manage.py`` shows and changes;
 * :mod:`.keys`: the reply-signing secrets;
+* :mod:`.suppressions`: what delivery reports, complaints and unsubscribes change;
 * :mod:`.tokens`: the OAuth2 access tokens shared by every run.
 
 Connections come from :mod:`forummail.db`, whose ``search_path`` names
 ``DB_SCHEMA``, so the SQL here names tables without a schema.
 """
 
-from . import admin, inbound, keys, outgoing, tokens
+from . import admin, inbound, keys, outgoing, suppressions, tokens
 
-__all__ = ["admin", "inbound", "keys", "outgoing", "tokens"]
+__all__ = ["admin", "inbound", "keys", "outgoing", "suppressions", "tokens"]

@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 # (schema/003_admin.sql) even when the queue holds millions of rows; only the
 # counts by status read the whole table.
 
-NOTIFICATION_STATUSES = ("pending", "sending", "sent", "failed", "cancelled")
+NOTIFICATION_STATUSES = ("pending", "sending", "sent", "failed", "cancelled", "bounced")
 INBOUND_STATUSES = ("posted", "duplicate", "ignored", "rejected", "error")
 
 # Waiting rows are indexed by two partial indexes, one per class (urgent or
@@ -156,7 +156,7 @@ def cutoff(conn: psycopg.Connection, days: int) -> datetime:
 # Finished notifications only; inbound records still attached to a mail that
 # waits to go out (an administrator's copy of a refused reply) are kept.
 _PURGE_NOTIFICATIONS = ("FROM notifications WHERE created_at < %(before)s"
-                        " AND status IN ('sent', 'failed', 'cancelled')")
+                        " AND status IN ('sent', 'failed', 'cancelled', 'bounced')")
 _PURGE_INBOUND = ("FROM inbound_emails i WHERE received_at < %(before)s AND NOT EXISTS ("
                   "SELECT 1 FROM notifications n WHERE n.inbound_email_id = i.id"
                   " AND n.status IN ('pending', 'sending'))")

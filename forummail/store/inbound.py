@@ -55,7 +55,8 @@ def record(conn: psycopg.Connection, key: str, fields: dict[str, Any]) -> int:
 
 def finish(conn: psycopg.Connection, inbound_id: int, fields: dict[str, Any]) -> None:
     """Set the outcome of a claimed record."""
-    allowed = {"status", "reason", "task_id", "user_id", "message_id", "raw", "answered", "left_in_mailbox"}
+    allowed = {"status", "reason", "task_id", "user_id", "message_id", "raw", "answered", "left_in_mailbox",
+               "report"}
     sets = ", ".join("%s = %%(%s)s" % (k, k) for k in fields if k in allowed)
     conn.execute("UPDATE inbound_emails SET %s WHERE id = %%(id)s" % sets, {**fields, "id": inbound_id})
 

@@ -46,6 +46,10 @@ SELECT c.id, c.kind, c.recipient, c.attempts, c.last_error, c.created_at, c.dige
        c.message_id, m.body AS message_body, m.created_at AS message_created_at,
        m.author_id, au.name AS author_name,
        (SELECT i.raw FROM inbound_emails i WHERE i.id = c.inbound_email_id) AS attached_email,
+       (SELECT s.kind || ': ' || s.reason FROM suppressions s
+         WHERE s.address = lower(btrim(c.recipient))) AS suppressed,
+       EXISTS (SELECT 1 FROM unsubscriptions us
+                WHERE us.user_id = c.user_id AND us.task_id = c.task_id) AS unsubscribed,
        (SELECT coalesce(json_agg(json_build_array(a.file_name, a.file_hash, a.file_size)
                                  ORDER BY a.id), '[]')
           FROM message_attachments a WHERE a.message_id = c.message_id) AS attachments
@@ -157,6 +161,8 @@ class Job:
     author_name: str | None = None
     attached_email: bytes | None = None
     attachments: list[tuple[str, str | None, int | None]] = field(default_factory=list)
+    suppressed: str | None = None  # the suppression of the recipient's address: its kind and reason
+    unsubscribed: bool = False  # the recipient stopped this task's mail (List-Unsubscribe)
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Job:
