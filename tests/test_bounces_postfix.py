@@ -1,0 +1,119 @@
+"""Delivery reports written by a real Postfix, read by fetch_replies.py (issue 12).
+
+send_notifications.py relays through a private Postfix (tests/postfix.py) as
+an installation relays through its own; Postfix fails the mail, writes its
+RFC 3464 report to our tagged envelope sender and delivers it, by
+sub-addressing, into the reply Maildir.  Those files move into the Dovecot
+mailbox that fetch_replies.py reads: the shapes tested are Postfix's own,
+not our imitation of them (tests/reportmail.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from email import message_from_bytes, policy
+
+import pytest
+
+from tests.conftest import POP_PASSWORD, Env, Forum
+from tests.postfix import BOUNCE_DOMAIN, DELAY_DOMAIN, PostfixServer
+from tests.servers import DovecotServer
+from tests.test_bounces import nothing_answered_or_posted, records, rows, suppressions
+from tests.test_replies import fetch_run
+
+BOB = "bob@%s" % BOUNCE_DOMAIN  # his mailbox is gone: Postfix bounces at once (5.1.1)
+DAN = "dan@%s" % DELAY_DOMAIN  # his server does not answer: Postfix keeps trying and warns (4.4.1)
+CAT = "cat@example.com"  # delivered (discarded by the test Postfix)
+
+
+@pytest.fixture
+def postfix() -> Iterator[PostfixServer]:
+    server = PostfixServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def penv(env: Env, pop: DovecotServer, postfix: PostfixServer) -> Env:
+    """Settings that send through the private Postfix (MAIL_SMTP 127.0.0.1) and fetch from Dovecot."""
+    # MAIL_ADMIN outside forum.test, so that an alert is never mail for the reply mailbox.
+    env.configure(top={"MAIL_ADMIN": "admin@example.com"},
+                  opts={"smtp_port": postfix.port, "smtp_timeout": 60,
+                        "replier_pop_addr": "127.0.0.1:%d" % pop.port, "replier_pop_ssl": False,
+                        "replier_pop_login": "replies", "replier_pop_timeout": 30},
+                  env={"REPLIER_POP_PSSWD": POP_PASSWORD})
+    return env
+
+
+@pytest.fixture
+def team(forum: Forum) -> dict[str, int]:
+    """Ann posts; Bob, Dan and Cat follow the task."""
+    u = forum.universe("Studio", allow_email_reply=True)
+    ann = forum.user(u, "Ann Author", "ann@example.com")
+    bob = forum.user(u, "Bob Builder", BOB)
+    dan = forum.user(u, "Dan Delayed", DAN)
+    cat = forum.user(u, "Cat Critic", CAT)
+    task = forum.task(u, "Render farm upgrade", [ann, bob, dan, cat])
+    return {"ann": ann, "task": task}
+
+
+def send(env: Env, forum: Forum, team: dict[str, int], body: str) -> None:
+    forum.post(team["task"], team["ann"], body)
+    result = env.run("send_notifications.py")
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", ""), env.log
+
+
+def move_reports(postfix: PostfixServer, pop: DovecotServer, count: int) -> list[bytes]:
+    """Wait for Postfix's ``count`` reports, then move them into the mailbox fetch_replies.py reads."""
+    moved = []
+    for path in postfix.wait_for(count, timeout=90):
+        data = path.read_bytes()
+        pop.deliver(data)
+        path.unlink()
+        moved.append(data)
+    return moved
+
+
+def test_postfix_bounce_suppresses_and_its_delay_notice_only_counts(
+        penv: Env, pop: DovecotServer, postfix: PostfixServer, forum: Forum, team: dict[str, int]) -> None:
+    send(penv, forum, team, "Can someone rack the new nodes on Thursday?")
+    assert forum.statuses() == {"sent": 3}
+    reports = move_reports(postfix, pop, 2)
+    # What Postfix wrote: RFC 3464 reports, to the tagged envelope sender (sub-addressing kept it).
+    shapes = sorted((str(m["Subject"]), str(m["Delivered-To"]).partition("-")[0], m.get_param("report-type"))
+                    for m in (message_from_bytes(r, policy=policy.default) for r in reports))
+    assert shapes == [("Delayed Mail (still being retried)", "replies+bounces", "delivery-status"),
+                      ("Undelivered Mail Returned to Sender", "replies+bounces", "delivery-status")]
+
+    result = fetch_run(penv)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+    # The hard bounce: Bob's notification bounced with Postfix's diagnostic, his address suppressed.
+    [(status, error)] = rows(forum, BOB)
+    # Postfix folds a long Diagnostic-Code (RFC 5322 section 2.2.3): kept unfolded, on one line.
+    assert (status, error) == ("bounced", "5.1.1 X-Postfix; mailbox does not exist (forummail test: %s always "
+                                          "bounces)" % BOUNCE_DOMAIN)
+    assert suppressions(forum) == [(BOB, "bounce")]
+    # The delay notice: counted, not suppressed; Dan's notification stays sent (Postfix still tries).
+    assert rows(forum, DAN)[0][0] == "sent"
+    assert forum.conn.execute("SELECT address FROM soft_bounces").fetchall() == [(DAN,)]
+    assert rows(forum, CAT)[0][0] == "sent"
+    assert sorted((s, r) for s, r, _ in records(forum)) == [("ignored", "bounce"), ("ignored", "delay")]
+    assert any("%s suppressed" % BOB in reason for _, _, reason in records(forum))
+    nothing_answered_or_posted(forum, pop)
+
+    # The next notification to Bob is cancelled, never given to Postfix; Dan and Cat still get theirs.
+    send(penv, forum, team, "Thursday it is.")
+    [_, (status, error)] = rows(forum, BOB)
+    assert status == "cancelled" and "the address %s is suppressed (bounce:" % BOB in (error or "")
+    assert [r[0] for r in rows(forum, DAN)] == ["sent", "sent"]
+    assert postfix.log.count("to=<%s>" % BOB) == 1
+
+
+def test_without_postfix_a_skip_names_the_package_unless_required(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("tests.postfix._POSTFIX", "/nonexistent/postfix")
+    monkeypatch.delenv("FORUMMAIL_POSTFIX_REQUIRED", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="apt-get install postfix"):
+        PostfixServer()
+    monkeypatch.setenv("FORUMMAIL_POSTFIX_REQUIRED", "1")  # as .ci/run sets it: a skip would hide the tests
+    with pytest.raises(pytest.fail.Exception, match="FORUMMAIL_POSTFIX_REQUIRED=1 requires"):
+        PostfixServer()
