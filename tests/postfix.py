@@ -13,7 +13,10 @@ dir (the system's Postfix, if any, is neither started nor touched):
   once, and Postfix's bounce daemon writes the report to the envelope sender;
 * ``delay.test`` goes to ``retry:4.4.1 ...``: mail to it waits in the queue,
   and with ``delay_warning_time`` a delay notice (Action: delayed) goes out;
-* everything else is discarded, so that nothing ever leaves the machine.
+* everything else goes to ``remote_mx`` (a test SMTP server on 127.0.0.1,
+  standing for the recipients' own servers: what it refuses, Postfix
+  bounces with the server's words, as in real life), or is discarded
+  without one; nothing ever leaves the machine.
 
 Postfix's master runs as root (it drops to ``mail_owner``): as another
 user, or without postfix installed, the tests are skipped with the reason,
@@ -59,6 +62,7 @@ showq     unix  n       -       n       -       -       showq
 error     unix  -       -       n       -       -       error
 retry     unix  -       -       n       -       -       error
 discard   unix  -       -       n       -       -       discard
+smtp      unix  -       -       n       -       -       smtp
 virtual   unix  -       n       n       -       -       virtual
 anvil     unix  -       -       n       -       1       anvil
 scache    unix  -       -       n       -       1       scache
@@ -99,7 +103,7 @@ virtual_gid_maps = static:{gid}
 virtual_minimum_uid = 1
 recipient_delimiter = +
 transport_maps = texthash:{conf}/transport
-default_transport = discard:the test Postfix delivers nowhere else
+default_transport = {default_transport}
 # A deferred mail is retried, and its delay noticed, within seconds rather than hours.
 delay_warning_time = 1s
 queue_run_delay = 1s
@@ -115,9 +119,13 @@ def _unavailable(reason: str) -> None:
 
 
 class PostfixServer:
-    """A private Postfix instance: smtpd on ``port``, the reply Maildir in ``maildir``."""
+    """A private Postfix instance: smtpd on ``port``, the reply Maildir in ``maildir``.
 
-    def __init__(self, mailbox: str = "replies") -> None:
+    ``remote_mx``: the port of a test SMTP server on 127.0.0.1 that stands for
+    every other domain's server; without it, such mail is discarded.
+    """
+
+    def __init__(self, mailbox: str = "replies", remote_mx: int | None = None) -> None:
         if not Path(_POSTFIX).exists():
             _unavailable("postfix is not installed: apt-get install postfix (with main_mailer_type "
                          "'No configuration') to run the tests against real Postfix delivery reports")
@@ -132,6 +140,8 @@ class PostfixServer:
         self.maildir = self.base / "mail" / MAILBOX_DOMAIN / mailbox
         owner = pwd.getpwnam("nobody")
         self.uid, self.gid = owner.pw_uid, owner.pw_gid
+        self.default_transport = ("smtp:[127.0.0.1]:%d" % remote_mx if remote_mx
+                                  else "discard:the test Postfix delivers nowhere else")
 
     def _postfix(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         result = subprocess.run([_POSTFIX, "-c", str(self.conf), *args], capture_output=True, text=True,
@@ -149,7 +159,8 @@ class PostfixServer:
         shutil.chown(self.maildir.parent, self.uid, self.gid)
         shutil.chown(self.base / "data", "postfix", "postfix")
         (self.conf / "main.cf").write_text(_MAIN_CF.format(
-            base=self.base, conf=self.conf, domain=MAILBOX_DOMAIN, uid=self.uid, gid=self.gid))
+            base=self.base, conf=self.conf, domain=MAILBOX_DOMAIN, uid=self.uid, gid=self.gid,
+            default_transport=self.default_transport))
         (self.conf / "master.cf").write_text(_MASTER_CF.format(port=self.port))
         # A trailing slash makes the virtual(8) mailbox a Maildir.
         (self.conf / "vmailbox").write_text("%s %s/%s/\n" % (self.address, MAILBOX_DOMAIN, self.mailbox))
