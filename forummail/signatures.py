@@ -1,5 +1,8 @@
 """Where the signature of a reply begins: the "-- " delimiter, "Sent from my iPhone"
 and kin, mailing-list footers, legal disclaimers, a rule followed by contact details.
+
+A legal disclaimer is recognised by its signals (see ``quote_patterns.DISCLAIMER_WORDS``)
+and by what follows it: only more disclaimer, a signature or the quote.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ def signature_start(lines: list[str], lo: int, hi: int) -> int | None:
                 return k
             if any(qp.PHONE_LINE_RE.search(x) and len(qp.DIGIT_RE.findall(x)) >= 7 for x in following):
                 return k
-        if seen_text and qp.DISCLAIMER_RE.match(line) and (is_blank(lines[k - 1]) or is_rule(lines[k - 1])):
+        if seen_text and (is_blank(lines[k - 1]) or is_rule(lines[k - 1])) and _disclaimer_at(lines, k, hi):
             return extend_over_rule(lines, k, lo)
         seen_text = True
     return None
@@ -47,3 +50,62 @@ def is_mobile_signature(line: str) -> bool:
     if len(line.split()) > 10 or ", " in line:
         return False
     return bool(qp.MOBILE_SIGNATURE_RE.fullmatch(line))
+
+
+def _disclaimer_at(lines: list[str], k: int, hi: int) -> bool:
+    """Whether the paragraph at ``k`` is a legal disclaimer and only more of the same (or a
+    signature, or the quote) follows it up to ``hi``: a sentence that merely sounds legal
+    ("This message is confidential per our NDA ...") in the middle of a reply is the
+    person's, and so is everything after it."""
+    end = _paragraph_end(lines, k, hi)
+    text = _paragraph_text(lines, k, end)
+    titled = bool(qp.DISCLAIMER_TITLE_RE.match(text))
+    if titled and qp.DISCLAIMER_TITLE_RE.fullmatch(text):
+        # A title alone on its line ("Disclaimer"): the text is the next paragraph.
+        body = next((j for j in range(end, hi) if is_text(lines[j]) and not is_rule(lines[j])), None)
+        if body is None:
+            return False
+        end = _paragraph_end(lines, body, hi)
+        text = _paragraph_text(lines, body, end)
+    if not is_disclaimer(text, titled):
+        return False
+    j = end
+    while j < hi:
+        if not is_text(lines[j]) or is_rule(lines[j]):
+            j += 1
+            continue
+        line = clean_line(lines[j])
+        if line in _DELIMITERS or is_mobile_signature(line) or qp.LIST_FOOTER_RE.match(line):
+            return True  # a signature or a list's footer: the rest is theirs
+        end = _paragraph_end(lines, j, hi)
+        text = _paragraph_text(lines, j, end)
+        more = qp.DISCLAIMER_MESSAGE_RE.search(text) and (
+            qp.DISCLAIMER_SECRET_RE.search(text) or qp.DISCLAIMER_ADDRESSEE_RE.search(text)
+            or qp.DISCLAIMER_MORE_RE.search(text)
+        )
+        if not (more or is_disclaimer(text, False)):
+            return False  # a paragraph of prose: what came before was the person's too
+        j = end
+    return True
+
+
+def is_disclaimer(text: str, titled: bool) -> bool:
+    """Whether the paragraph ``text`` carries the signals of a legal disclaimer: secrecy,
+    a word to a wrong addressee, and a reference to this message (or a title above it)."""
+    return bool(
+        qp.DISCLAIMER_SECRET_RE.search(text)
+        and qp.DISCLAIMER_ADDRESSEE_RE.search(text)
+        and (titled or qp.DISCLAIMER_MESSAGE_RE.search(text))
+    )
+
+
+def _paragraph_end(lines: list[str], k: int, hi: int) -> int:
+    """The line after the paragraph that starts at ``k`` (it ends at a blank, quoted or rule line)."""
+    j = k + 1
+    while j < hi and is_text(lines[j]) and not is_rule(lines[j]):
+        j += 1
+    return j
+
+
+def _paragraph_text(lines: list[str], k: int, end: int) -> str:
+    return " ".join(clean_line(x) for x in lines[k:end])

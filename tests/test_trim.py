@@ -257,6 +257,49 @@ def test_disclaimer_and_banner_cut() -> None:
     assert trim(text) == "Please ship on Monday.\n\nThanks,\nBob"
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Thanks.\n\nThis message is confidential per our NDA, so please don't forward it.\n\nSee you Monday.",
+        "Danke.\n\nDiese Nachricht ist vertraulich, bitte nicht an den Kunden weiterleiten.\n\nBis Montag.",
+        "Merci.\n\nCe message est confidentiel, ne le transférez pas.\n\nÀ lundi.",
+        "Gracias.\n\nEste mensaje es confidencial, no lo reenvíes.\n\nHasta el lunes.",
+        "Grazie.\n\nQuesto messaggio è riservato, non inoltrarlo.\n\nA lunedì.",
+        "Thanks.\n\nIf you are not the intended recipient of the invoice, tell me and I will resend it.",
+        # every signal of a disclaimer, but the person goes on writing after it
+        "Thanks.\n\nThis e-mail is confidential: if you are not the intended recipient, tell me.\n\n"
+        "The numbers are in the sheet.\n\nAnn",
+    ],
+)
+def test_a_sentence_that_sounds_legal_keeps_everything_after_it(text: str) -> None:
+    assert trim(text) == text
+    quoted = text + "\n\nOn Mon, 3 Jun 2024 at 10:00, Ann <ann@example.com> wrote:\n> Can you rack them?"
+    assert trim(quoted) == text
+
+
+@pytest.mark.parametrize(
+    "disclaimer",
+    [
+        "Disclaimer\n\nThe information contained in this communication is confidential. It is intended solely for"
+        " the recipient. If you are not the recipient, any disclosure is prohibited.\n\n"
+        "This email has been scanned for viruses and malware.",
+        "-----\nThis message is intended solely for the intended recipient and may contain privileged or confidential"
+        " information. If you received it in error, please notify the sender and delete it.\n-----",
+        "Diese E-Mail enthält vertrauliche Informationen. Wenn Sie nicht der richtige Adressat sind, informieren Sie"
+        " bitte sofort den Absender und löschen Sie diese E-Mail.",
+        "Ce message et ses pièces jointes sont confidentiels et destinés exclusivement à leur destinataire. Si vous"
+        " l'avez reçu par erreur, merci de le détruire.\n\nEnvoyé de mon iPhone",
+        "Ta wiadomość jest poufna i przeznaczona wyłącznie dla adresata. Jeśli otrzymali Państwo ją omyłkowo,"
+        " prosimy o jej usunięcie.",
+    ],
+)
+def test_a_real_disclaimer_after_the_answer_is_cut(disclaimer: str) -> None:
+    text = "Please ship on Monday.\n\nThanks,\nBob\n\n" + disclaimer
+    assert trim(text) == "Please ship on Monday.\n\nThanks,\nBob"
+    quoted = text + "\n\nOn Mon, 3 Jun 2024 at 10:00, Ann <ann@example.com> wrote:\n> Can you rack them?"
+    assert trim(quoted) == "Please ship on Monday.\n\nThanks,\nBob"
+
+
 def test_valediction_and_name_are_kept() -> None:
     text = "Thanks for the update.\n\nBest regards,\nAnna"
     assert trim(text) == text
