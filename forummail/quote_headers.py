@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from forummail import quote_patterns as qp
-from forummail.reply_lines import clean_line, is_blank, is_original_line, is_quoted, join_lines
+from forummail.reply_lines import clean_line, is_blank, is_original_line, is_quoted, is_rule, join_lines
 
 _MAX_WINDOW = 500  # longest attribution we try to match, in characters
 
@@ -33,7 +33,7 @@ def find_spans(lines: list[str], start: int, limit: int) -> list[Span]:
             spans.append(Span(i, i + 1, "original", False))
             i += 1
             continue
-        end = header_block_end(lines, i, limit)
+        end = header_block_end(lines, i, limit, ruled=_under_rule(lines, i, start))
         if end is not None:
             spans.append(Span(i, end, "header", False))
             i = end
@@ -91,11 +91,24 @@ def _attribution_strength(window: str) -> bool | None:
     return None
 
 
-def header_block_end(lines: list[str], i: int, limit: int) -> int | None:
-    """If an Outlook-style header block starts at line ``i``, the line after it."""
+def _under_rule(lines: list[str], i: int, floor: int) -> bool:
+    """Whether the nearest line above ``i`` that shows something is a rule or "-----Original Message-----"."""
+    k = i - 1
+    while k >= floor and is_blank(lines[k]):
+        k -= 1
+    return k >= floor and (is_rule(lines[k]) or is_original_line(lines[k]))
+
+
+def header_block_end(lines: list[str], i: int, limit: int, *, ruled: bool = False) -> int | None:
+    """If an Outlook-style header block starts at line ``i``, the line after it.
+
+    A block under a rule or "-----Original Message-----" (``ruled``) is where Outlook puts
+    one; elsewhere it must carry what a client writes there (an address, a date with
+    digits, or all of From, Sent, To and Subject), so that "From: the team\nSent: yesterday" written in prose is not a cut."""
     if i >= limit or is_quoted(lines[i]) or not qp.HEADER_LINE_RE.fullmatch(clean_line(lines[i])):
         return None
     roles: set[str] = set()
+    evidence = ruled
     j = i
     last = i
     while j < limit:
@@ -103,7 +116,10 @@ def header_block_end(lines: list[str], i: int, limit: int) -> int | None:
             break
         match = qp.HEADER_LINE_RE.fullmatch(clean_line(lines[j]))
         if match:
-            roles.add(qp.HEADER_LABELS.get(match.group("label").lower(), "other"))
+            role = qp.HEADER_LABELS.get(match.group("label").lower(), "other")
+            roles.add(role)
+            value = match.group("value") or ""
+            evidence = evidence or bool(qp.EMAIL_RE.search(value) or (role == "sent" and qp.DIGIT_RE.search(value)))
             last = j
             j += 1
             continue
@@ -114,6 +130,8 @@ def header_block_end(lines: list[str], i: int, limit: int) -> int | None:
         if ahead is None:
             break
         j = ahead
-    if "from" in roles and (len(roles) >= 3 or "sent" in roles):
+    # Four labels (From, Sent, To, Subject) are a whole block even without digits.
+    evidence = evidence or len(roles) >= 4
+    if evidence and "from" in roles and (len(roles) >= 3 or "sent" in roles):
         return last + 1
     return None

@@ -134,7 +134,7 @@ def _original_below_rule(lines: list[str], first: int, limit: int) -> int | None
     if not (is_rule(lines[first]) or is_original_line(lines[first])):
         return None
     head = first_text(lines, first + 1, limit)
-    return None if head is None else header_block_end(lines, head, limit)
+    return None if head is None else header_block_end(lines, head, limit, ruled=True)
 
 
 # --- separator -------------------------------------------------------------------------

@@ -143,6 +143,23 @@ def test_single_from_line_is_not_a_cut() -> None:
     assert trim(text) == text
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Here are the facts.\nFrom: the team\nSent: yesterday\nTo: everyone\nThe plan is ready.",
+        "Who sends it?\n\nFrom: the team\nDate: tomorrow\n\nOK?",
+        "Fill in the form:\nFrom: Ann\nTo: Bob\nSubject: rails\nThat is the template.",
+        "Wer schickt es?\n\nVon: dem Team\nGesendet: gestern\nAn: alle\n\nDer Plan steht.",
+        "Qui l'envoie ?\n\nDe : l'équipe\nEnvoyé : hier\nÀ : tout le monde\n\nLe plan est prêt.",
+    ],
+)
+def test_header_labels_written_in_prose_are_not_a_cut(text: str) -> None:
+    # Outlook's block carries an address or a dated "Sent:", or sits under a rule.
+    assert trim(text) == text
+    quoted = text + "\n\nOn Mon, 3 Jun 2024 at 10:00, Ann <ann@example.com> wrote:\n> Can you rack them?"
+    assert trim(quoted) == text
+
+
 def test_rule_line_alone_is_not_a_cut() -> None:
     text = "Part one.\n\n---\n\nPart two.\n\n___\n\nPart three."
     assert trim(text) == text
