@@ -104,7 +104,8 @@ def header_block_end(lines: list[str], i: int, limit: int, *, ruled: bool = Fals
 
     A block under a rule or "-----Original Message-----" (``ruled``) is where Outlook puts
     one; elsewhere it must carry what a client writes there (an address, a date with
-    digits, or all of From, Sent, To and Subject), so that "From: the team\nSent: yesterday" written in prose is not a cut."""
+    digits, or all of From, Sent, To and Subject), so that "From: the team\nSent:
+    yesterday" written in prose is not a cut."""
     if i >= limit or is_quoted(lines[i]) or not qp.HEADER_LINE_RE.fullmatch(clean_line(lines[i])):
         return None
     roles: set[str] = set()

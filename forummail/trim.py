@@ -217,7 +217,7 @@ def _trim_core(lines: list[str], forward: bool) -> tuple[list[str], str] | None:
         if sig is not None:
             hi = sig
             reasons.append("signature")
-        hi = _drop_trailing_quote(lines, start, hi, reasons)
+        hi = _drop_trailing_quote(lines, start, hi, reasons, drop)
         while hi > start and (is_blank(lines[hi - 1]) or is_rule(lines[hi - 1]) or hi - 1 in drop):
             hi -= 1
         if hi == before:
@@ -290,8 +290,9 @@ def _next_is_quoted(lines: list[str], end: int, limit: int) -> bool:
     return j is not None and is_quoted(lines[j])
 
 
-def _drop_trailing_quote(lines: list[str], start: int, hi: int, reasons: list[str]) -> int:
-    """Cut a block of quoted lines (and blanks) at the end of [start, hi)."""
+def _drop_trailing_quote(lines: list[str], start: int, hi: int, reasons: list[str], drop: set[int]) -> int:
+    """Cut a block of quoted lines (and blanks) at the end of [start, hi), unless the
+    person's own line above it introduces it (``drop``: lines already cut)."""
     k = hi
     first_quoted = None
     while k > start and (is_blank(lines[k - 1]) or is_quoted(lines[k - 1])):
@@ -299,6 +300,11 @@ def _drop_trailing_quote(lines: list[str], start: int, hi: int, reasons: list[st
         if is_quoted(lines[k]):
             first_quoted = k
     if first_quoted is None:
+        return hi
+    intro = next((j for j in range(first_quoted - 1, start - 1, -1) if not is_blank(lines[j]) and j not in drop), None)
+    if intro is not None and clean_line(lines[intro]).endswith((":", "：")):
+        # "Run this:" / "As the manual says:" above it: the person quotes on purpose (code,
+        # a command, a passage); a client's attribution would have been cut already.
         return hi
     reasons.append("quote")
     return first_quoted

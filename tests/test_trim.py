@@ -182,6 +182,23 @@ def test_trailing_quote_block_without_header() -> None:
     assert trim("Hello\n\n> Subject: Test\n> From: bob\n>\n> Hi\n") == "Hello"
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Run this on the host:\n\n> make test\n> make install",
+        "As the manual says:\n\n> Always back up first.",
+        "Is this right:\n> 3 > 2 and 2 > 1",
+        "Wie im Handbuch steht:\n\n> Immer zuerst sichern.",
+        "Comme dit la doc :\n\n> Toujours sauvegarder d'abord.",
+        "マニュアルによると：\n\n> 最初にバックアップしてください。",
+    ],
+)
+def test_a_quote_the_person_introduces_is_kept(text: str) -> None:
+    assert trim(text) == text
+    quoted = text + "\n\nOn Mon, 3 Jun 2024 at 10:00, Ann <ann@example.com> wrote:\n> Can you rack them?"
+    assert trim(quoted) == text
+
+
 def test_bottom_posting_keeps_the_answer_only() -> None:
     text = "On 04/02/2012 06:26 PM, Megan One wrote:\n> Hi\n> there\n\nHello back\n"
     result = trim_reply(text)
