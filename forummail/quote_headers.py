@@ -86,7 +86,7 @@ def _attribution_strength(window: str) -> bool | None:
         or qp.DASHED_ATTRIBUTION_RE.fullmatch(window)
     ):
         return not has_date_or_address
-    if len(window) <= 250 and qp.EMAIL_RE.search(window) and qp.DIGIT_RE.search(window):
+    if len(window) <= 250 and qp.EMAIL_RE.search(window) and qp.DATE_OR_TIME_RE.search(window):
         return True
     return None
 

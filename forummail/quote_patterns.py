@@ -58,6 +58,9 @@ ATTRIBUTION_LEADS_RE = re.compile(
 # Japanese Gmail); trusted only when quoted lines follow.
 EMAIL_RE = re.compile(r"[\w.+'=-]+@[\w-]+(?:\.[\w-]+)+")
 DIGIT_RE = re.compile(r"\d")
+# A time ("10:00") or a date ("03.06.2024", "2016-03-03", "2024年"): what the verb-less
+# fallback needs, so that "Call 555-0100 or mail ann@example.com:" is not an attribution.
+DATE_OR_TIME_RE = re.compile(r"\d{1,2}:\d{2}|\d{1,4}[./-]\d{1,2}[./-]\d{1,4}|(?<!\d)(?:19|20)\d{2}(?!\d)")
 
 # Separator lines that Outlook and others put before the original message.
 ORIGINAL_MESSAGE_RE = re.compile(

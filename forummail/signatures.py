@@ -17,9 +17,11 @@ _MAX_SIGNATURE_LINES = 15  # a "--" (without the space) followed by more than th
 def signature_start(lines: list[str], lo: int, hi: int) -> int | None:
     """The first line of a signature among the unquoted lines of [lo, hi), if any."""
     seen_text = False
+    announced = False  # the person's last line ends with a colon: what follows is what it announces
     for k in range(lo, hi):
         raw = lines[k]
         if is_quoted(raw):
+            announced = False  # the colon announced the quote
             continue
         line = clean_line(raw)
         if not line:
@@ -27,19 +29,21 @@ def signature_start(lines: list[str], lo: int, hi: int) -> int | None:
         # "-- " (RFC 3676 section 4.3) and the forms clients and people make of it.
         if line in _DELIMITERS:
             rest = sum(1 for x in lines[k + 1:hi] if is_text(x))
-            if raw.rstrip("\n") == "-- " or rest <= _MAX_SIGNATURE_LINES:
+            if raw.rstrip("\n") == "-- " or (rest <= _MAX_SIGNATURE_LINES and not announced):
                 return k
-        if is_mobile_signature(line) and all(is_blank(x) or is_quoted(x) for x in lines[k + 1:hi]):
+        if not announced and is_mobile_signature(line) and all(is_blank(x) or is_quoted(x) for x in lines[k + 1:hi]):
             return k
-        if seen_text and is_rule(raw):
+        if seen_text and not announced and is_rule(raw):
             following = [clean_line(x) for x in lines[k + 1:min(hi, k + 12)] if is_text(x)][:8]
             if any(qp.LIST_FOOTER_RE.match(x) for x in following[:2]):
                 return k
             if any(qp.PHONE_LINE_RE.search(x) and len(qp.DIGIT_RE.findall(x)) >= 7 for x in following):
                 return k
-        if seen_text and (is_blank(lines[k - 1]) or is_rule(lines[k - 1])) and _disclaimer_at(lines, k, hi):
+        if (seen_text and not announced and (is_blank(lines[k - 1]) or is_rule(lines[k - 1]))
+                and _disclaimer_at(lines, k, hi)):
             return extend_over_rule(lines, k, lo)
         seen_text = True
+        announced = line.endswith((":", "："))
     return None
 
 

@@ -199,6 +199,35 @@ def test_a_quote_the_person_introduces_is_kept(text: str) -> None:
     assert trim(quoted) == text
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Options:\n--\nA) rails\nB) cables",
+        "Optionen:\n__\nA) Schienen\nB) Kabel",
+        "The answer is:\n\n-----\n\nTel: +1 555 010 0100 is my desk, call me after ten.\nBob",
+        "Put this at the bottom of the mail:\n\nSent from my iPhone",
+        "Our new footer will read:\n\nThis e-mail is confidential. If you are not the intended recipient, please"
+        " notify the sender and delete it.",
+    ],
+)
+def test_what_a_line_ending_in_a_colon_announces_is_kept(text: str) -> None:
+    assert trim(text) == text
+    quoted = text + "\n\nOn Mon, 3 Jun 2024 at 10:00, Ann <ann@example.com> wrote:\n> Can you rack them?"
+    assert trim(quoted) == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Call 555-0100 or mail ann@example.com:\n\n> not sure about this\n\nok, I checked.",
+        "Ruf 030 1234 567 an oder schreib an hans@example.de:\n> die alte Frage\nErledigt.",
+    ],
+)
+def test_an_address_and_digits_without_a_date_are_not_an_attribution(text: str) -> None:
+    # The verb-less form of mail.ru and Yandex always carries a date or a time.
+    assert trim(text) == text
+
+
 def test_bottom_posting_keeps_the_answer_only() -> None:
     text = "On 04/02/2012 06:26 PM, Megan One wrote:\n> Hi\n> there\n\nHello back\n"
     result = trim_reply(text)
