@@ -137,10 +137,13 @@ MOBILE_SIGNATURE_RE = re.compile(
 )
 
 # Text injected by the sender's mail server above the message, not written by the person.
+# It speaks of the mail ("This email originated from outside ..."): "Attention: the new
+# server sits outside our network now" is the person's first paragraph.
 BANNER_RE = re.compile(
     r"\W{0,3}(?:caution|warning|attention|external(?: email| sender| message)?|\[external\]|notice)\b.{0,300}?"
-    r"(?:originated (?:from )?outside|outside (?:of )?(?:the|this|your|our) (?:organi[sz]ation|company|network)"
-    r"|external sender|from an external)",
+    r"(?:originated (?:from )?outside|external (?:sender|e-?mail|message)"
+    r"|(?:e-?mail|message|sender)\b.{0,80}?(?:outside (?:of )?(?:the|this|your|our) (?:organi[sz]ation|company|network)"
+    r"|from an external))",
     re.IGNORECASE,
 )
 

@@ -363,6 +363,31 @@ def test_a_real_disclaimer_after_the_answer_is_cut(disclaimer: str) -> None:
     assert trim(quoted) == "Please ship on Monday.\n\nThanks,\nBob"
 
 
+@pytest.mark.parametrize(
+    "first",
+    [
+        "Attention: the new server sits outside our network now, so use the VPN.",
+        "Warning: this request came from an external partner, check the budget first.",
+        "Notice: the rack is outside the company's building until Monday.",
+    ],
+)
+def test_a_first_paragraph_that_sounds_like_a_banner_is_kept(first: str) -> None:
+    text = first + "\n\nThanks,\nBob"
+    assert trim(text) == text
+
+
+@pytest.mark.parametrize(
+    "banner",
+    [
+        "[EXTERNAL] This message came from an external sender. Be careful with links.",
+        "WARNING: External email. Do not click links or open attachments.",
+        "CAUTION: This e-mail is from outside of the organization.",
+    ],
+)
+def test_a_mail_servers_banner_is_cut(banner: str) -> None:
+    assert trim(banner + "\n\nPlease ship on Monday.") == "Please ship on Monday."
+
+
 def test_valediction_and_name_are_kept() -> None:
     text = "Thanks for the update.\n\nBest regards,\nAnna"
     assert trim(text) == text
