@@ -209,6 +209,11 @@ DISCLAIMER_MORE_RE = re.compile(
     re.IGNORECASE,
 )
 
+# The start of a postscript, in the forms of the languages we have seen ("P.S.", "PS:",
+# "P.P.S.", French "P.-S.", Spanish "P.D.", Russian "З.Ы."); upper case only, so that a
+# command ("ps aux") is not one.
+POSTSCRIPT_RE = re.compile(r"(?:P\.\s?)?P\.\s?S\.|P\.?P\.?S\b|PS\b[ :.]|P\.-S\.|P\.\s?D\.|З\.\s?Ы\.|П\.\s?С\.")
+
 # Mailing-list footers (Mailman and friends).
 LIST_FOOTER_RE = re.compile(r".{0,80}(?:mailing list|listinfo|unsubscribe from this (?:group|list))", re.IGNORECASE)
 

@@ -15,10 +15,15 @@ _MAX_SIGNATURE_LINES = 15  # a "--" (without the space) followed by more than th
 
 
 def signature_start(lines: list[str], lo: int, hi: int) -> int | None:
-    """The first line of a signature among the unquoted lines of [lo, hi), if any."""
-    seen_text = False
-    announced = False  # the person's last line ends with a colon: what follows is what it announces
-    for k in range(lo, hi):
+    """The first line of a signature among the unquoted lines of [lo, hi), if any.
+
+    A signature never starts above a postscript ("P.S. the rails are late" under "-- \nBob"
+    is the person's), nor right under the person's line that ends with a colon ("Options:\n
+    --\nA) rails": what a colon announces follows it)."""
+    postscript = _last_postscript(lines, lo, hi)
+    seen_text = postscript is not None
+    announced = False  # the person's last line ends with a colon
+    for k in range(postscript + 1 if postscript is not None else lo, hi):
         raw = lines[k]
         if is_quoted(raw):
             announced = False  # the colon announced the quote
@@ -45,6 +50,15 @@ def signature_start(lines: list[str], lo: int, hi: int) -> int | None:
         seen_text = True
         announced = line.endswith((":", "："))
     return None
+
+
+def _last_postscript(lines: list[str], lo: int, hi: int) -> int | None:
+    """The last unquoted line of [lo, hi) that starts a postscript ("P.S.", "PS:", "P.D."...)."""
+    found = None
+    for k in range(lo, hi):
+        if not is_quoted(lines[k]) and qp.POSTSCRIPT_RE.match(clean_line(lines[k])):
+            found = k
+    return found
 
 
 def is_mobile_signature(line: str) -> bool:

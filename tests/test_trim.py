@@ -388,6 +388,23 @@ def test_a_mail_servers_banner_is_cut(banner: str) -> None:
     assert trim(banner + "\n\nPlease ship on Monday.") == "Please ship on Monday."
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Yes.\n\n-- \nBob\n\nP.S. the rails are late.", "Yes.\n\n--\nBob\n\nP.S. the rails are late."),
+        ("Ja.\n\n--\nHans\n\nPS: die Schienen kommen später.", None),
+        ("Oui.\n\n__\nJean\n\nP.-S. les rails sont en retard.", None),
+        ("Sí.\n\nJuan\n\nP.D. los rieles llegan tarde.\n\nEnviado desde mi iPhone",
+         "Sí.\n\nJuan\n\nP.D. los rieles llegan tarde."),
+    ],
+)
+def test_a_postscript_under_the_signature_is_kept(text: str, expected: str | None) -> None:
+    expected = text if expected is None else expected
+    assert trim(text) == expected
+    quoted = text + "\n\nOn Mon, 3 Jun 2024 at 10:00, Ann <ann@example.com> wrote:\n> Can you rack them?"
+    assert trim(quoted) == expected
+
+
 def test_valediction_and_name_are_kept() -> None:
     text = "Thanks for the update.\n\nBest regards,\nAnna"
     assert trim(text) == text
