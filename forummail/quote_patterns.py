@@ -125,7 +125,7 @@ MOBILE_SIGNATURE_RE = re.compile(
     r"sent (?:from|with|using|via|by) \S.*|sent from my \S.*"
     r"|(?:get|download) (?:outlook|\S*mail) for \S.*|(?:obtenir|télécharger) outlook pour \S.*"
     r"|(?:obtener|descargar) outlook para \S.*|outlook für \S+ herunterladen|scarica outlook per \S.*"
-    r"|von meinem \S.*|von meine[mr]\W\S.*gesendet|gesendet (?:von|mit) \S.*"
+    r"|von meine[mr]\W\S.*gesendet\.?|gesendet (?:von|mit) \S.*"
     r"|envoyé (?:de|depuis|avec) \S.*|enviado (?:desde|de|con|do) \S.*"
     r"|inviato da(?:l mio)? \S.*|verzonden (?:vanaf|met|van) \S.*|verstuurd vanaf \S.*"
     r"|skickat från \S.*|sendt fra \S.*|lähetetty \S.* ?(?:-laitteesta|laitteesta).*"
@@ -133,6 +133,15 @@ MOBILE_SIGNATURE_RE = re.compile(
     r"|\S.{0,60}(?:dan|den|tan|ten) gönderildi|\S.{0,40}에서 보냄"
     r"|\S+ ?から送信|发自我的\S*|來自我的\S*|从我的 ?\S+ ?发送"
     r")",
+    re.IGNORECASE,
+)
+
+# Words that open a clause: an app's "Sent from my ..." line has none, a sentence like
+# "Sent from my iPad because the laptop died" has one.
+CLAUSE_WORD_RE = re.compile(
+    r"\b(?:because|while|since|but|when|so that|weil|während|aber|obwohl|parce que|pendant que|mais|quand"
+    r"|porque|mientras|pero|cuando|perché|mentre|però|quando|omdat|terwijl|maar|ponieważ|gdy|ale"
+    r"|потому что|пока|но|когда|тому що|коли)\b",
     re.IGNORECASE,
 )
 

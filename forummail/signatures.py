@@ -64,8 +64,9 @@ def _last_postscript(lines: list[str], lo: int, hi: int) -> int | None:
 def is_mobile_signature(line: str) -> bool:
     """Whether the cleaned ``line`` is an app's "Sent from my iPhone" line (any language)."""
     # "Sent from my desk, is much easier than my mobile phone." is a sentence, not a
-    # signature: signatures are short and have no clause after a comma.
-    if len(line.split()) > 10 or ", " in line:
+    # signature: signatures are short and have no clause (after a comma, or opened by
+    # "because", "while"...).
+    if len(line.split()) > 10 or ", " in line or qp.CLAUSE_WORD_RE.search(line):
         return False
     return bool(qp.MOBILE_SIGNATURE_RE.fullmatch(line))
 

@@ -405,6 +405,20 @@ def test_a_postscript_under_the_signature_is_kept(text: str, expected: str | Non
     assert trim(quoted) == expected
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Sent from my iPad because the laptop died",
+        "Yes, Thursday.\n\nSent from my phone while I wait for the train",
+        "Ja.\n\nVon meinem Büro aus",
+        "Ja.\n\nGesendet von meinem Handy, weil der Laptop streikt",
+        "Oui.\n\nEnvoyé de mon iPhone parce que le portable est mort",
+    ],
+)
+def test_a_sentence_that_starts_like_an_app_line_is_kept(text: str) -> None:
+    assert trim_reply(text) == TrimResult(text, "none")
+
+
 def test_valediction_and_name_are_kept() -> None:
     text = "Thanks for the update.\n\nBest regards,\nAnna"
     assert trim(text) == text
