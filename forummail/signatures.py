@@ -7,11 +7,15 @@ and by what follows it: only more disclaimer, a signature or the quote.
 
 from __future__ import annotations
 
+import re
+
 from forummail import quote_patterns as qp
 from forummail.reply_lines import clean_line, extend_over_rule, is_blank, is_quoted, is_rule, is_text
 
 _DELIMITERS = ("--", "__")
 _MAX_SIGNATURE_LINES = 15  # a "--" (without the space) followed by more than this is not a signature
+_MAX_CONTACT_WORDS = 4  # words on a phone line of a signature ("Direct: ... Mobile: ..." has 2)
+_WORD_RE = re.compile(r"[^\W\d_]{2,}")
 
 
 def signature_start(lines: list[str], lo: int, hi: int) -> int | None:
@@ -42,7 +46,7 @@ def signature_start(lines: list[str], lo: int, hi: int) -> int | None:
             following = [clean_line(x) for x in lines[k + 1:min(hi, k + 12)] if is_text(x)][:8]
             if any(qp.LIST_FOOTER_RE.match(x) for x in following[:2]):
                 return k
-            if any(qp.PHONE_LINE_RE.search(x) and len(qp.DIGIT_RE.findall(x)) >= 7 for x in following):
+            if any(_is_contact_line(x) for x in following):
                 return k
         if (seen_text and not announced and (is_blank(lines[k - 1]) or is_rule(lines[k - 1]))
                 and _disclaimer_at(lines, k, hi)):
@@ -50,6 +54,16 @@ def signature_start(lines: list[str], lo: int, hi: int) -> int | None:
         seen_text = True
         announced = line.endswith((":", "："))
     return None
+
+
+def _is_contact_line(line: str) -> bool:
+    """A signature's phone line ("T: +1 555 010 0100 | M: ..."): a label, a number, and
+    hardly any words; "Tel: +1 555 010 0100 is my desk, call me after ten." is a sentence."""
+    return bool(
+        qp.PHONE_LINE_RE.search(line)
+        and len(qp.DIGIT_RE.findall(line)) >= 7
+        and len(_WORD_RE.findall(line)) <= _MAX_CONTACT_WORDS
+    )
 
 
 def _last_postscript(lines: list[str], lo: int, hi: int) -> int | None:

@@ -419,6 +419,23 @@ def test_a_sentence_that_starts_like_an_app_line_is_kept(text: str) -> None:
     assert trim_reply(text) == TrimResult(text, "none")
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Part one\n---\nPart two: order by Tel: +1 555 010 0100 before noon\nPart three",
+        "Answer A\n\n---\n\nMobile: +44 20 7946 0018 is the new hotline we set up.",
+        "Teil eins\n\n-----\n\nDie neue Hotline ist Tel. 030 1234 5678, ab Montag erreichbar.",
+    ],
+)
+def test_a_sentence_with_a_phone_number_under_a_rule_is_kept(text: str) -> None:
+    assert trim(text) == text
+
+
+def test_a_contact_block_under_a_rule_is_cut() -> None:
+    text = "Yes.\n\nBob\n-----\nBob Builder | Rack & Co.\nDirect: +1 555 010 0100  Mobile: +1 555 010 0101"
+    assert trim(text) == "Yes.\n\nBob"
+
+
 def test_valediction_and_name_are_kept() -> None:
     text = "Thanks for the update.\n\nBest regards,\nAnna"
     assert trim(text) == text
