@@ -39,11 +39,22 @@ def find_spans(lines: list[str], start: int, limit: int) -> list[Span]:
             i = end
             continue
         found = _attribution_ending_at(lines, i, spans[-1].end if spans else start)
-        if found is not None:
+        if found is not None and not _ends_a_sentence(lines, found[0], i):
             first, weak = found
             spans.append(Span(first, i + 1, "attribution", weak))
         i += 1
     return spans
+
+
+def _ends_a_sentence(lines: list[str], first: int, last: int) -> bool:
+    """Whether an attribution with neither a date nor an address ("Bob wrote:") at lines
+    [first, last] ends the person's sentence ("I agree with what\nBob wrote:"): the line
+    above is their text, where clients put theirs under a blank line, a rule or a quote."""
+    window = join_lines(lines[first:last + 1])
+    if qp.DIGIT_RE.search(window) or qp.EMAIL_RE.search(window) or first == 0:
+        return False
+    above = lines[first - 1]
+    return not (is_quoted(above) or is_blank(above) or is_rule(above))
 
 
 def _attribution_ending_at(lines: list[str], e: int, floor: int) -> tuple[int, bool] | None:

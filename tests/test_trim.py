@@ -228,6 +228,25 @@ def test_an_address_and_digits_without_a_date_are_not_an_attribution(text: str) 
     assert trim(text) == text
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I agree with what\nBob wrote:\n> the plan is good\nand I add the rails.",
+        "Ich stimme zu, was\nHans schrieb:\n> der Plan ist gut\nund ich bestelle die Schienen.",
+        "Je suis d'accord avec ce que\nJean a écrit :\n> le plan est bon\net je commande les rails.",
+    ],
+)
+def test_a_sentence_ending_in_wrote_is_not_an_attribution(text: str) -> None:
+    # A dateless "Bob wrote:" is a client's only under a blank line, a rule or a quote.
+    assert trim(text) == text
+    quoted = text + "\n\nOn Mon, 3 Jun 2024 at 10:00, Ann <ann@example.com> wrote:\n> Can you rack them?"
+    assert trim(quoted) == text
+
+
+def test_a_dateless_attribution_under_a_blank_line_is_still_cut() -> None:
+    assert trim("Agreed.\n\nBob wrote:\n> the plan is good\n> Bob") == "Agreed."
+
+
 def test_bottom_posting_keeps_the_answer_only() -> None:
     text = "On 04/02/2012 06:26 PM, Megan One wrote:\n> Hi\n> there\n\nHello back\n"
     result = trim_reply(text)
