@@ -11,7 +11,8 @@ The input is the plain text of a reply (from the text/plain part, or HTML conver
    languages, Outlook's "From: / Sent: / To: / Subject:" block, "-----Original
    Message-----"), or a trailing block of ">" lines;
 4. the signature: the "-- " delimiter, "Sent from my iPhone" and kin, mailing-list
-   footers, legal disclaimers, a rule followed by a block of contact details.
+   footers, legal disclaimers, a rule followed by a block of contact details; never above
+   a postscript, never right under the person's line that ends with a colon.
 
 Decisions worth knowing:
 
@@ -24,6 +25,8 @@ Decisions worth knowing:
 * Forwarded messages ("---------- Forwarded message ---------", "Begin forwarded
   message:") are never cut: the forwarded content is what the person sends.
 * A line of "---" or "___" alone is not a cut; it only extends a cut that follows it.
+* A trailing block of ">" lines under the person's own line ending in a colon ("Run
+  this:") is what they quote on purpose, and stays.
 * Valedictions and names ("Thanks,\\nJohn") are the person's words and stay.
 * Nothing but the quote (at most the client's attribution or header block and an app's
   "Sent from my iPhone" around it) is an empty reply, reason ``empty``: refused, not posted.
