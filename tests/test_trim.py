@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import re
+from email.message import EmailMessage
+
 import pytest
 
+from forummail.extract import extract_reply
 from forummail.trim import TrimResult, trim_reply
 
 SEP = "-- Write your reply above this line --"
@@ -573,3 +577,38 @@ def test_quote_only_with_app_line_or_outlook_block_is_empty() -> None:
 def test_address_wrapped_in_attribution_is_not_a_quote() -> None:
     text = "Ok.\n\nOp ma 3 jun 2024 om 10:00 schreef Ann Author <ann.author@example.com\n>:\n\n> Old"
     assert trim(text) == "Ok."
+
+
+# --- HTML replies: the same look-alikes, as Gmail writes them ----------------------------
+
+_GMAIL_QUOTE = (
+    '<div class="gmail_quote"><div class="gmail_attr">On Mon, Jun 3, 2024 at 10:00 AM Ann &lt;ann@example.com&gt;'
+    ' wrote:<br></div><blockquote class="gmail_quote">Can you rack them?</blockquote></div>'
+)
+
+
+def _html_reply(html: str) -> bytes:
+    message = EmailMessage()
+    message["From"] = "bob@example.com"
+    message["Subject"] = "Re: [#1] Rack plan"
+    message.set_content(html + _GMAIL_QUOTE, subtype="html")
+    return message.as_bytes()
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        "<div>Thanks.</div><div><br></div><div>This message is confidential per our NDA, so please don't forward"
+        " it.</div><div><br></div><div>See you Monday.</div>",
+        "<div>As the manual says:</div><blockquote>Always back up first.</blockquote>",
+        "<p>Who sends it?</p><p>From: the team<br>Sent: yesterday<br>To: everyone</p><p>OK?</p>",
+        "<p>Yes.</p><p>-- <br>Bob</p><p>P.S. the rails are late.</p>",
+        "<p>Sign here:</p><hr><p>Tel: +1 555 010 0100 is my desk, call me after ten.</p>",
+        "<p>I agree with what<br>Bob wrote:</p><blockquote>the plan is good</blockquote><p>and I add the rails.</p>",
+    ],
+)
+def test_html_look_alikes_keep_every_word(html: str) -> None:
+    posted = extract_reply(_html_reply(html))
+    written = re.sub(r"<[^>]+>", " ", html).replace("&gt;", ">")
+    assert set(re.findall(r"\w+", written)) <= set(re.findall(r"\w+", posted))
+    assert "Can you rack them" not in posted
