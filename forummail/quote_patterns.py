@@ -214,7 +214,7 @@ DISCLAIMER_TITLE_RE = re.compile(
 # about the message and says one of these is more of the same.
 DISCLAIMER_MORE_RE = re.compile(
     r"virus|malware|scanned|liabilit|archived|monitor|prohibited|unlawful|disclos"
-    r"|viren|haftung|virus|responsabilit|вирус",
+    r"|viren|haftung|responsabilit|вирус",
     re.IGNORECASE,
 )
 

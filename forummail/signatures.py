@@ -14,6 +14,7 @@ from forummail.reply_lines import clean_line, extend_over_rule, is_blank, is_quo
 
 _DELIMITERS = ("--", "__")
 _MAX_SIGNATURE_LINES = 15  # a "--" (without the space) followed by more than this is not a signature
+_MAX_DISCLAIMER_PARAGRAPHS = 12  # paragraphs after a disclaimer (the longest we have seen has 4)
 _MAX_CONTACT_WORDS = 4  # words on a phone line of a signature ("Direct: ... Mobile: ..." has 2)
 _WORD_RE = re.compile(r"[^\W\d_]{2,}")
 
@@ -103,10 +104,14 @@ def _disclaimer_at(lines: list[str], k: int, hi: int) -> bool:
     if not is_disclaimer(text, titled):
         return False
     j = end
+    paragraphs = 0
     while j < hi:
         if not is_text(lines[j]) or is_rule(lines[j]):
             j += 1
             continue
+        paragraphs += 1
+        if paragraphs > _MAX_DISCLAIMER_PARAGRAPHS:
+            return False  # bounds the work per paragraph: a hostile mail of many stays linear
         line = clean_line(lines[j])
         if line in _DELIMITERS or is_mobile_signature(line) or qp.LIST_FOOTER_RE.match(line):
             return True  # a signature or a list's footer: the rest is theirs
