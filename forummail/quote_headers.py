@@ -53,6 +53,8 @@ def _ends_a_sentence(lines: list[str], first: int, last: int) -> bool:
     window = join_lines(lines[first:last + 1])
     if qp.DIGIT_RE.search(window) or qp.EMAIL_RE.search(window) or first == 0:
         return False
+    if qp.ATTRIBUTION_LEADS_RE.match(clean_line(lines[first])):
+        return False  # "On Mon, A wrote:" opens like a client's, wherever it stands
     above = lines[first - 1]
     return not (is_quoted(above) or is_blank(above) or is_rule(above))
 
