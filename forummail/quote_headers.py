@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from forummail import quote_patterns as qp
-from forummail.reply_lines import clean_line, is_blank, is_original_line, is_quoted, join_lines
+from forummail.reply_lines import clean_line, is_blank, is_original_line, is_quoted, is_rule, join_lines
 
 _MAX_WINDOW = 500  # longest attribution we try to match, in characters
 
@@ -33,17 +33,30 @@ def find_spans(lines: list[str], start: int, limit: int) -> list[Span]:
             spans.append(Span(i, i + 1, "original", False))
             i += 1
             continue
-        end = header_block_end(lines, i, limit)
+        end = header_block_end(lines, i, limit, ruled=_under_rule(lines, i, start))
         if end is not None:
             spans.append(Span(i, end, "header", False))
             i = end
             continue
         found = _attribution_ending_at(lines, i, spans[-1].end if spans else start)
-        if found is not None:
+        if found is not None and not _ends_a_sentence(lines, found[0], i):
             first, weak = found
             spans.append(Span(first, i + 1, "attribution", weak))
         i += 1
     return spans
+
+
+def _ends_a_sentence(lines: list[str], first: int, last: int) -> bool:
+    """Whether an attribution with neither a date nor an address ("Bob wrote:") at lines
+    [first, last] ends the person's sentence ("I agree with what\nBob wrote:"): the line
+    above is their text, where clients put theirs under a blank line, a rule or a quote."""
+    window = join_lines(lines[first:last + 1])
+    if qp.DIGIT_RE.search(window) or qp.EMAIL_RE.search(window) or first == 0:
+        return False
+    if qp.ATTRIBUTION_LEADS_RE.match(clean_line(lines[first])):
+        return False  # "On Mon, A wrote:" opens like a client's, wherever it stands
+    above = lines[first - 1]
+    return not (is_quoted(above) or is_blank(above) or is_rule(above))
 
 
 def _attribution_ending_at(lines: list[str], e: int, floor: int) -> tuple[int, bool] | None:
@@ -86,16 +99,30 @@ def _attribution_strength(window: str) -> bool | None:
         or qp.DASHED_ATTRIBUTION_RE.fullmatch(window)
     ):
         return not has_date_or_address
-    if len(window) <= 250 and qp.EMAIL_RE.search(window) and qp.DIGIT_RE.search(window):
+    if len(window) <= 250 and qp.EMAIL_RE.search(window) and qp.DATE_OR_TIME_RE.search(window):
         return True
     return None
 
 
-def header_block_end(lines: list[str], i: int, limit: int) -> int | None:
-    """If an Outlook-style header block starts at line ``i``, the line after it."""
+def _under_rule(lines: list[str], i: int, floor: int) -> bool:
+    """Whether the nearest line above ``i`` that shows something is a rule or "-----Original Message-----"."""
+    k = i - 1
+    while k >= floor and is_blank(lines[k]):
+        k -= 1
+    return k >= floor and (is_rule(lines[k]) or is_original_line(lines[k]))
+
+
+def header_block_end(lines: list[str], i: int, limit: int, *, ruled: bool = False) -> int | None:
+    """If an Outlook-style header block starts at line ``i``, the line after it.
+
+    A block under a rule or "-----Original Message-----" (``ruled``) is where Outlook puts
+    one; elsewhere it must carry what a client writes there (an address, a date with
+    digits, or all of From, Sent, To and Subject), so that "From: the team\nSent:
+    yesterday" written in prose is not a cut."""
     if i >= limit or is_quoted(lines[i]) or not qp.HEADER_LINE_RE.fullmatch(clean_line(lines[i])):
         return None
     roles: set[str] = set()
+    evidence = ruled
     j = i
     last = i
     while j < limit:
@@ -103,7 +130,10 @@ def header_block_end(lines: list[str], i: int, limit: int) -> int | None:
             break
         match = qp.HEADER_LINE_RE.fullmatch(clean_line(lines[j]))
         if match:
-            roles.add(qp.HEADER_LABELS.get(match.group("label").lower(), "other"))
+            role = qp.HEADER_LABELS.get(match.group("label").lower(), "other")
+            roles.add(role)
+            value = match.group("value") or ""
+            evidence = evidence or bool(qp.EMAIL_RE.search(value) or (role == "sent" and qp.DIGIT_RE.search(value)))
             last = j
             j += 1
             continue
@@ -114,6 +144,8 @@ def header_block_end(lines: list[str], i: int, limit: int) -> int | None:
         if ahead is None:
             break
         j = ahead
-    if "from" in roles and (len(roles) >= 3 or "sent" in roles):
+    # Four labels (From, Sent, To, Subject) are a whole block even without digits.
+    evidence = evidence or len(roles) >= 4
+    if evidence and "from" in roles and (len(roles) >= 3 or "sent" in roles):
         return last + 1
     return None

@@ -58,6 +58,9 @@ ATTRIBUTION_LEADS_RE = re.compile(
 # Japanese Gmail); trusted only when quoted lines follow.
 EMAIL_RE = re.compile(r"[\w.+'=-]+@[\w-]+(?:\.[\w-]+)+")
 DIGIT_RE = re.compile(r"\d")
+# A time ("10:00") or a date ("03.06.2024", "2016-03-03", "2024年"): what the verb-less
+# fallback needs, so that "Call 555-0100 or mail ann@example.com:" is not an attribution.
+DATE_OR_TIME_RE = re.compile(r"\d{1,2}:\d{2}|\d{1,4}[./-]\d{1,2}[./-]\d{1,4}|(?<!\d)(?:19|20)\d{2}(?!\d)")
 
 # Separator lines that Outlook and others put before the original message.
 ORIGINAL_MESSAGE_RE = re.compile(
@@ -122,7 +125,7 @@ MOBILE_SIGNATURE_RE = re.compile(
     r"sent (?:from|with|using|via|by) \S.*|sent from my \S.*"
     r"|(?:get|download) (?:outlook|\S*mail) for \S.*|(?:obtenir|télécharger) outlook pour \S.*"
     r"|(?:obtener|descargar) outlook para \S.*|outlook für \S+ herunterladen|scarica outlook per \S.*"
-    r"|von meinem \S.*|von meine[mr]\W\S.*gesendet|gesendet (?:von|mit) \S.*"
+    r"|von meine[mr]\W\S.*gesendet\.?|gesendet (?:von|mit) \S.*"
     r"|envoyé (?:de|depuis|avec) \S.*|enviado (?:desde|de|con|do) \S.*"
     r"|inviato da(?:l mio)? \S.*|verzonden (?:vanaf|met|van) \S.*|verstuurd vanaf \S.*"
     r"|skickat från \S.*|sendt fra \S.*|lähetetty \S.* ?(?:-laitteesta|laitteesta).*"
@@ -133,28 +136,92 @@ MOBILE_SIGNATURE_RE = re.compile(
     re.IGNORECASE,
 )
 
-# Text injected by the sender's mail server above the message, not written by the person.
-BANNER_RE = re.compile(
-    r"\W{0,3}(?:caution|warning|attention|external(?: email| sender| message)?|\[external\]|notice)\b.{0,300}?"
-    r"(?:originated (?:from )?outside|outside (?:of )?(?:the|this|your|our) (?:organi[sz]ation|company|network)"
-    r"|external sender|from an external)",
+# Words that open a clause: an app's "Sent from my ..." line has none, a sentence like
+# "Sent from my iPad because the laptop died" has one.
+CLAUSE_WORD_RE = re.compile(
+    r"\b(?:because|while|since|but|when|so that|weil|während|aber|obwohl|parce que|pendant que|mais|quand"
+    r"|porque|mientras|pero|cuando|perché|mentre|però|quando|omdat|terwijl|maar|ponieważ|gdy|ale"
+    r"|потому что|пока|но|когда|тому що|коли)\b",
     re.IGNORECASE,
 )
 
-# The first line of a legal disclaimer paragraph.
-DISCLAIMER_RE = re.compile(
-    r"\W{0,3}(?:disclaimer|confidentiality notice|confidentiality|notice of confidentiality|legal notice"
-    r"|important notice|privileged (?:and|&) confidential)\W{0,3}$"
-    r"|.{0,40}\b(?:this (?:e-?mail|message|communication|transmission)|the information (?:contained )?in this"
-    r"|the contents? of this (?:e-?mail|message)).{0,80}?"
-    r"\b(?:confidential|intended (?:solely|only|exclusively)|privileged|may contain)"
-    r"|.{0,40}if you (?:are not|have received this).{0,40}(?:intended recipient|in error)"
-    r"|diese (?:e-?mail|nachricht) (?:enthält|kann) vertrauliche"
-    r"|(?:ce|cet) (?:message|courriel|e-?mail).{0,60}confidentiel"
-    r"|(?:este|esta) (?:mensaje|correo|e-?mail).{0,60}confidencial"
-    r"|(?:questo|questa) (?:messaggio|e-?mail).{0,60}(?:confidenziale|riservat)",
+# Text injected by the sender's mail server above the message, not written by the person.
+# It speaks of the mail ("This email originated from outside ..."): "Attention: the new
+# server sits outside our network now" is the person's first paragraph.
+BANNER_RE = re.compile(
+    r"\W{0,3}(?:caution|warning|attention|external(?: email| sender| message)?|\[external\]|notice)\b.{0,300}?"
+    r"(?:originated (?:from )?outside|external (?:sender|e-?mail|message)"
+    r"|(?:e-?mail|message|sender)\b.{0,80}?(?:outside (?:of )?(?:the|this|your|our) (?:organi[sz]ation|company|network)"
+    r"|from an external))",
     re.IGNORECASE,
 )
+
+# Legal disclaimers.  A paragraph is one only when it carries three independent signals,
+# each from this table (any language may match, since disclaimers are often bilingual):
+# it says the mail is secret ("confidential"), it speaks to a wrong addressee ("intended
+# recipient", "received in error", "notify the sender", "delete"), and it is about the
+# message itself ("this e-mail", "the information contained in").  A person's own
+# sentence ("This message is confidential per our NDA, so please don't forward it.") has
+# one or two of them, a disclaimer all three.  A title line ("Disclaimer",
+# "CONFIDENTIALITY NOTICE") stands for the third.  What follows a disclaimer must be more
+# of the same (``DISCLAIMER_MORE``: "scanned for viruses", "no liability"), never prose:
+# signatures.py holds that rule.
+DISCLAIMER_WORDS: dict[str, tuple[str, str, str]] = {
+    # language: (secret, wrong addressee, this message)
+    "en": (
+        r"confidential|privileged|proprietary",
+        r"intended (?:solely |only |exclusively )?(?:for|recipient)|named recipient|addressee|in error"
+        r"|notify (?:the sender|us)|(?:delete|destroy) (?:it|this|the|all)|not the (?:intended )?recipient",
+        r"this (?:e-?mail|message|communication|transmission)|information (?:contained )?in"
+        r"|contents? of this",
+    ),
+    "de": (r"vertraulich", r"empfänger|adressat|irrtümlich|fälschlich|absender|löschen|vernichten",
+           r"diese[rs]? (?:e-?mail|nachricht|mitteilung)|informationen in"),
+    "fr": (r"confidentiel", r"destinataire|par erreur|expéditeur|supprimer|détruire",
+           r"(?:ce|cet) (?:message|courriel|e-?mail)|informations contenues"),
+    "es": (r"confidencial|privilegiad", r"destinatario|por error|remitente|elimínelo|eliminar|destruir|bórrelo",
+           r"(?:este|esta) (?:mensaje|correo|e-?mail|comunicación)|información contenida"),
+    "it": (r"confidenzial|riservat", r"destinatario|per errore|mittente|cancellar|distrugger|eliminar",
+           r"(?:questo|questa|il presente) (?:messaggio|e-?mail|comunicazione)|informazioni contenute"),
+    "pt": (r"confidencia|privilegiad|sigilos", r"destinatário|por engano|por erro|remetente|apag|eliminar|destruir",
+           r"(?:este|esta) (?:mensagem|e-?mail|correio|comunicação)|informação contida|informações contidas"),
+    "nl": (r"vertrouwelijk", r"geadresseerde|bestemd voor|abusievelijk|per vergissing|afzender|verwijderen|vernietigen",
+           r"(?:dit|deze) (?:e-?mail|bericht)|informatie in"),
+    "pl": (r"poufn", r"adresat|odbiorc|omyłkowo|przez pomyłkę|błędnie|nadawc|usunąć|usunięcie|zniszcz",
+           r"(?:ta|niniejsza|tej) (?:wiadomość|wiadomości|korespondencja)|ten e-?mail|informacje zawarte"),
+    "ru": (r"конфиденциальн", r"адресат|получател|по ошибке|ошибочно|отправител|удалит|уничтож",
+           r"(?:это|данное|настоящее) (?:сообщение|письмо|электронное)|информация,? содержащаяся"),
+    "uk": (r"конфіденційн", r"адресат|одержувач|отримувач|помилково|відправник|видаліть|знищ",
+           r"(?:це|цей|даний) (?:повідомлення|лист)|інформація,? що міститься"),
+}
+
+
+def _words(column: int) -> re.Pattern[str]:
+    return re.compile("|".join(row[column] for row in DISCLAIMER_WORDS.values()), re.IGNORECASE)
+
+
+DISCLAIMER_SECRET_RE = _words(0)
+DISCLAIMER_ADDRESSEE_RE = _words(1)
+DISCLAIMER_MESSAGE_RE = _words(2)
+# A disclaimer's title on a line of its own, or ahead of its text ("CONFIDENTIALITY NOTICE: ...").
+DISCLAIMER_TITLE_RE = re.compile(
+    r"\W{0,3}(?:disclaimer|confidentiality notice|confidentiality|notice of confidentiality|legal notice"
+    r"|important notice|privileged (?:and|&) confidential|haftungsausschluss|avis de confidentialité"
+    r"|aviso legal|aviso de confidencialidad|avviso di riservatezza|aviso de confidencialidade)\W{0,3}(?:$|:)",
+    re.IGNORECASE,
+)
+# Boilerplate that mail servers add after a disclaimer; a paragraph after one that is
+# about the message and says one of these is more of the same.
+DISCLAIMER_MORE_RE = re.compile(
+    r"virus|malware|scanned|liabilit|archived|monitor|prohibited|unlawful|disclos"
+    r"|viren|haftung|responsabilit|вирус",
+    re.IGNORECASE,
+)
+
+# The start of a postscript, in the forms of the languages we have seen ("P.S.", "PS:",
+# "P.P.S.", French "P.-S.", Spanish "P.D.", Russian "З.Ы."); upper case only, so that a
+# command ("ps aux") is not one.
+POSTSCRIPT_RE = re.compile(r"(?:P\.\s?)?P\.\s?S\.|P\.?P\.?S\b|PS\b[ :.]|P\.-S\.|P\.\s?D\.|З\.\s?Ы\.|П\.\s?С\.")
 
 # Mailing-list footers (Mailman and friends).
 LIST_FOOTER_RE = re.compile(r".{0,80}(?:mailing list|listinfo|unsubscribe from this (?:group|list))", re.IGNORECASE)

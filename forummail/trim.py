@@ -11,7 +11,8 @@ The input is the plain text of a reply (from the text/plain part, or HTML conver
    languages, Outlook's "From: / Sent: / To: / Subject:" block, "-----Original
    Message-----"), or a trailing block of ">" lines;
 4. the signature: the "-- " delimiter, "Sent from my iPhone" and kin, mailing-list
-   footers, legal disclaimers, a rule followed by a block of contact details.
+   footers, legal disclaimers, a rule followed by a block of contact details; never above
+   a postscript, never right under the person's line that ends with a colon.
 
 Decisions worth knowing:
 
@@ -24,6 +25,8 @@ Decisions worth knowing:
 * Forwarded messages ("---------- Forwarded message ---------", "Begin forwarded
   message:") are never cut: the forwarded content is what the person sends.
 * A line of "---" or "___" alone is not a cut; it only extends a cut that follows it.
+* A trailing block of ">" lines under the person's own line ending in a colon ("Run
+  this:") is what they quote on purpose, and stays.
 * Valedictions and names ("Thanks,\\nJohn") are the person's words and stay.
 * Nothing but the quote (at most the client's attribution or header block and an app's
   "Sent from my iPhone" around it) is an empty reply, reason ``empty``: refused, not posted.
@@ -134,7 +137,7 @@ def _original_below_rule(lines: list[str], first: int, limit: int) -> int | None
     if not (is_rule(lines[first]) or is_original_line(lines[first])):
         return None
     head = first_text(lines, first + 1, limit)
-    return None if head is None else header_block_end(lines, head, limit)
+    return None if head is None else header_block_end(lines, head, limit, ruled=True)
 
 
 # --- separator -------------------------------------------------------------------------
@@ -217,7 +220,7 @@ def _trim_core(lines: list[str], forward: bool) -> tuple[list[str], str] | None:
         if sig is not None:
             hi = sig
             reasons.append("signature")
-        hi = _drop_trailing_quote(lines, start, hi, reasons)
+        hi = _drop_trailing_quote(lines, start, hi, reasons, drop)
         while hi > start and (is_blank(lines[hi - 1]) or is_rule(lines[hi - 1]) or hi - 1 in drop):
             hi -= 1
         if hi == before:
@@ -290,8 +293,9 @@ def _next_is_quoted(lines: list[str], end: int, limit: int) -> bool:
     return j is not None and is_quoted(lines[j])
 
 
-def _drop_trailing_quote(lines: list[str], start: int, hi: int, reasons: list[str]) -> int:
-    """Cut a block of quoted lines (and blanks) at the end of [start, hi)."""
+def _drop_trailing_quote(lines: list[str], start: int, hi: int, reasons: list[str], drop: set[int]) -> int:
+    """Cut a block of quoted lines (and blanks) at the end of [start, hi), unless the
+    person's own line above it introduces it (``drop``: lines already cut)."""
     k = hi
     first_quoted = None
     while k > start and (is_blank(lines[k - 1]) or is_quoted(lines[k - 1])):
@@ -299,6 +303,11 @@ def _drop_trailing_quote(lines: list[str], start: int, hi: int, reasons: list[st
         if is_quoted(lines[k]):
             first_quoted = k
     if first_quoted is None:
+        return hi
+    intro = next((j for j in range(first_quoted - 1, start - 1, -1) if not is_blank(lines[j]) and j not in drop), None)
+    if intro is not None and clean_line(lines[intro]).endswith((":", "：")):
+        # "Run this:" / "As the manual says:" above it: the person quotes on purpose (code,
+        # a command, a passage); a client's attribution would have been cut already.
         return hi
     reasons.append("quote")
     return first_quoted

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import re
+import time
+from email.message import EmailMessage
+
 import pytest
 
+from forummail.extract import extract_reply
 from forummail.trim import TrimResult, trim_reply
 
 SEP = "-- Write your reply above this line --"
@@ -143,6 +148,23 @@ def test_single_from_line_is_not_a_cut() -> None:
     assert trim(text) == text
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Here are the facts.\nFrom: the team\nSent: yesterday\nTo: everyone\nThe plan is ready.",
+        "Who sends it?\n\nFrom: the team\nDate: tomorrow\n\nOK?",
+        "Fill in the form:\nFrom: Ann\nTo: Bob\nSubject: rails\nThat is the template.",
+        "Wer schickt es?\n\nVon: dem Team\nGesendet: gestern\nAn: alle\n\nDer Plan steht.",
+        "Qui l'envoie ?\n\nDe : l'équipe\nEnvoyé : hier\nÀ : tout le monde\n\nLe plan est prêt.",
+    ],
+)
+def test_header_labels_written_in_prose_are_not_a_cut(text: str) -> None:
+    # Outlook's block carries an address or a dated "Sent:", or sits under a rule.
+    assert trim(text) == text
+    quoted = text + "\n\nOn Mon, 3 Jun 2024 at 10:00, Ann <ann@example.com> wrote:\n> Can you rack them?"
+    assert trim(quoted) == text
+
+
 def test_rule_line_alone_is_not_a_cut() -> None:
     text = "Part one.\n\n---\n\nPart two.\n\n___\n\nPart three."
     assert trim(text) == text
@@ -163,6 +185,71 @@ def test_on_in_ordinary_text_is_not_a_cut() -> None:
 
 def test_trailing_quote_block_without_header() -> None:
     assert trim("Hello\n\n> Subject: Test\n> From: bob\n>\n> Hi\n") == "Hello"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Run this on the host:\n\n> make test\n> make install",
+        "As the manual says:\n\n> Always back up first.",
+        "Is this right:\n> 3 > 2 and 2 > 1",
+        "Wie im Handbuch steht:\n\n> Immer zuerst sichern.",
+        "Comme dit la doc :\n\n> Toujours sauvegarder d'abord.",
+        "マニュアルによると：\n\n> 最初にバックアップしてください。",
+    ],
+)
+def test_a_quote_the_person_introduces_is_kept(text: str) -> None:
+    assert trim(text) == text
+    quoted = text + "\n\nOn Mon, 3 Jun 2024 at 10:00, Ann <ann@example.com> wrote:\n> Can you rack them?"
+    assert trim(quoted) == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Options:\n--\nA) rails\nB) cables",
+        "Optionen:\n__\nA) Schienen\nB) Kabel",
+        "The answer is:\n\n-----\n\nTel: +1 555 010 0100 is my desk, call me after ten.\nBob",
+        "Put this at the bottom of the mail:\n\nSent from my iPhone",
+        "Our new footer will read:\n\nThis e-mail is confidential. If you are not the intended recipient, please"
+        " notify the sender and delete it.",
+    ],
+)
+def test_what_a_line_ending_in_a_colon_announces_is_kept(text: str) -> None:
+    assert trim(text) == text
+    quoted = text + "\n\nOn Mon, 3 Jun 2024 at 10:00, Ann <ann@example.com> wrote:\n> Can you rack them?"
+    assert trim(quoted) == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Call 555-0100 or mail ann@example.com:\n\n> not sure about this\n\nok, I checked.",
+        "Ruf 030 1234 567 an oder schreib an hans@example.de:\n> die alte Frage\nErledigt.",
+    ],
+)
+def test_an_address_and_digits_without_a_date_are_not_an_attribution(text: str) -> None:
+    # The verb-less form of mail.ru and Yandex always carries a date or a time.
+    assert trim(text) == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I agree with what\nBob wrote:\n> the plan is good\nand I add the rails.",
+        "Ich stimme zu, was\nHans schrieb:\n> der Plan ist gut\nund ich bestelle die Schienen.",
+        "Je suis d'accord avec ce que\nJean a écrit :\n> le plan est bon\net je commande les rails.",
+    ],
+)
+def test_a_sentence_ending_in_wrote_is_not_an_attribution(text: str) -> None:
+    # A dateless "Bob wrote:" is a client's only under a blank line, a rule or a quote.
+    assert trim(text) == text
+    quoted = text + "\n\nOn Mon, 3 Jun 2024 at 10:00, Ann <ann@example.com> wrote:\n> Can you rack them?"
+    assert trim(quoted) == text
+
+
+def test_a_dateless_attribution_under_a_blank_line_is_still_cut() -> None:
+    assert trim("Agreed.\n\nBob wrote:\n> the plan is good\n> Bob") == "Agreed."
 
 
 def test_bottom_posting_keeps_the_answer_only() -> None:
@@ -255,6 +342,132 @@ def test_disclaimer_and_banner_cut() -> None:
         "CONFIDENTIALITY NOTICE: This e-mail message is intended only for the named recipient."
     )
     assert trim(text) == "Please ship on Monday.\n\nThanks,\nBob"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Thanks.\n\nThis message is confidential per our NDA, so please don't forward it.\n\nSee you Monday.",
+        "Danke.\n\nDiese Nachricht ist vertraulich, bitte nicht an den Kunden weiterleiten.\n\nBis Montag.",
+        "Merci.\n\nCe message est confidentiel, ne le transférez pas.\n\nÀ lundi.",
+        "Gracias.\n\nEste mensaje es confidencial, no lo reenvíes.\n\nHasta el lunes.",
+        "Grazie.\n\nQuesto messaggio è riservato, non inoltrarlo.\n\nA lunedì.",
+        "Thanks.\n\nIf you are not the intended recipient of the invoice, tell me and I will resend it.",
+        # every signal of a disclaimer, but the person goes on writing after it
+        "Thanks.\n\nThis e-mail is confidential: if you are not the intended recipient, tell me.\n\n"
+        "The numbers are in the sheet.\n\nAnn",
+    ],
+)
+def test_a_sentence_that_sounds_legal_keeps_everything_after_it(text: str) -> None:
+    assert trim(text) == text
+    quoted = text + "\n\nOn Mon, 3 Jun 2024 at 10:00, Ann <ann@example.com> wrote:\n> Can you rack them?"
+    assert trim(quoted) == text
+
+
+@pytest.mark.parametrize(
+    "disclaimer",
+    [
+        "Disclaimer\n\nThe information contained in this communication is confidential. It is intended solely for"
+        " the recipient. If you are not the recipient, any disclosure is prohibited.\n\n"
+        "This email has been scanned for viruses and malware.",
+        "-----\nThis message is intended solely for the intended recipient and may contain privileged or confidential"
+        " information. If you received it in error, please notify the sender and delete it.\n-----",
+        "Diese E-Mail enthält vertrauliche Informationen. Wenn Sie nicht der richtige Adressat sind, informieren Sie"
+        " bitte sofort den Absender und löschen Sie diese E-Mail.",
+        "Ce message et ses pièces jointes sont confidentiels et destinés exclusivement à leur destinataire. Si vous"
+        " l'avez reçu par erreur, merci de le détruire.\n\nEnvoyé de mon iPhone",
+        "Ta wiadomość jest poufna i przeznaczona wyłącznie dla adresata. Jeśli otrzymali Państwo ją omyłkowo,"
+        " prosimy o jej usunięcie.",
+    ],
+)
+def test_a_real_disclaimer_after_the_answer_is_cut(disclaimer: str) -> None:
+    text = "Please ship on Monday.\n\nThanks,\nBob\n\n" + disclaimer
+    assert trim(text) == "Please ship on Monday.\n\nThanks,\nBob"
+    quoted = text + "\n\nOn Mon, 3 Jun 2024 at 10:00, Ann <ann@example.com> wrote:\n> Can you rack them?"
+    assert trim(quoted) == "Please ship on Monday.\n\nThanks,\nBob"
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        "Attention: the new server sits outside our network now, so use the VPN.",
+        "Warning: this request came from an external partner, check the budget first.",
+        "Notice: the rack is outside the company's building until Monday.",
+    ],
+)
+def test_a_first_paragraph_that_sounds_like_a_banner_is_kept(first: str) -> None:
+    text = first + "\n\nThanks,\nBob"
+    assert trim(text) == text
+
+
+@pytest.mark.parametrize(
+    "banner",
+    [
+        "[EXTERNAL] This message came from an external sender. Be careful with links.",
+        "WARNING: External email. Do not click links or open attachments.",
+        "CAUTION: This e-mail is from outside of the organization.",
+    ],
+)
+def test_a_mail_servers_banner_is_cut(banner: str) -> None:
+    assert trim(banner + "\n\nPlease ship on Monday.") == "Please ship on Monday."
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Yes.\n\n-- \nBob\n\nP.S. the rails are late.", "Yes.\n\n--\nBob\n\nP.S. the rails are late."),
+        ("Ja.\n\n--\nHans\n\nPS: die Schienen kommen später.", None),
+        ("Oui.\n\n__\nJean\n\nP.-S. les rails sont en retard.", None),
+        ("Sí.\n\nJuan\n\nP.D. los rieles llegan tarde.\n\nEnviado desde mi iPhone",
+         "Sí.\n\nJuan\n\nP.D. los rieles llegan tarde."),
+    ],
+)
+def test_a_postscript_under_the_signature_is_kept(text: str, expected: str | None) -> None:
+    expected = text if expected is None else expected
+    assert trim(text) == expected
+    quoted = text + "\n\nOn Mon, 3 Jun 2024 at 10:00, Ann <ann@example.com> wrote:\n> Can you rack them?"
+    assert trim(quoted) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Sent from my iPad because the laptop died",
+        "Yes, Thursday.\n\nSent from my phone while I wait for the train",
+        "Ja.\n\nVon meinem Büro aus",
+        "Ja.\n\nGesendet von meinem Handy, weil der Laptop streikt",
+        "Oui.\n\nEnvoyé de mon iPhone parce que le portable est mort",
+    ],
+)
+def test_a_sentence_that_starts_like_an_app_line_is_kept(text: str) -> None:
+    assert trim_reply(text) == TrimResult(text, "none")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Part one\n---\nPart two: order by Tel: +1 555 010 0100 before noon\nPart three",
+        "Answer A\n\n---\n\nMobile: +44 20 7946 0018 is the new hotline we set up.",
+        "Teil eins\n\n-----\n\nDie neue Hotline ist Tel. 030 1234 5678, ab Montag erreichbar.",
+    ],
+)
+def test_a_sentence_with_a_phone_number_under_a_rule_is_kept(text: str) -> None:
+    assert trim(text) == text
+
+
+def test_a_contact_block_under_a_rule_is_cut() -> None:
+    text = "Yes.\n\nBob\n-----\nBob Builder | Rack & Co.\nDirect: +1 555 010 0100  Mobile: +1 555 010 0101"
+    assert trim(text) == "Yes.\n\nBob"
+
+
+def test_many_disclaimer_paragraphs_stay_linear() -> None:
+    # Each disclaimer looks ahead a bounded number of paragraphs: 2,000 of them took
+    # minutes when every one scanned to the end.
+    paragraph = "This e-mail is confidential. If you are not the intended recipient, delete it."
+    text = "Hi.\n\n" + "\n\n".join([paragraph] * 2000) + "\n\nSee you."
+    started = time.monotonic()
+    assert trim(text) == text
+    assert time.monotonic() - started < 20
 
 
 def test_valediction_and_name_are_kept() -> None:
@@ -375,3 +588,38 @@ def test_quote_only_with_app_line_or_outlook_block_is_empty() -> None:
 def test_address_wrapped_in_attribution_is_not_a_quote() -> None:
     text = "Ok.\n\nOp ma 3 jun 2024 om 10:00 schreef Ann Author <ann.author@example.com\n>:\n\n> Old"
     assert trim(text) == "Ok."
+
+
+# --- HTML replies: the same look-alikes, as Gmail writes them ----------------------------
+
+_GMAIL_QUOTE = (
+    '<div class="gmail_quote"><div class="gmail_attr">On Mon, Jun 3, 2024 at 10:00 AM Ann &lt;ann@example.com&gt;'
+    ' wrote:<br></div><blockquote class="gmail_quote">Can you rack them?</blockquote></div>'
+)
+
+
+def _html_reply(html: str) -> bytes:
+    message = EmailMessage()
+    message["From"] = "bob@example.com"
+    message["Subject"] = "Re: [#1] Rack plan"
+    message.set_content(html + _GMAIL_QUOTE, subtype="html")
+    return message.as_bytes()
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        "<div>Thanks.</div><div><br></div><div>This message is confidential per our NDA, so please don't forward"
+        " it.</div><div><br></div><div>See you Monday.</div>",
+        "<div>As the manual says:</div><blockquote>Always back up first.</blockquote>",
+        "<p>Who sends it?</p><p>From: the team<br>Sent: yesterday<br>To: everyone</p><p>OK?</p>",
+        "<p>Yes.</p><p>-- <br>Bob</p><p>P.S. the rails are late.</p>",
+        "<p>Sign here:</p><hr><p>Tel: +1 555 010 0100 is my desk, call me after ten.</p>",
+        "<p>I agree with what<br>Bob wrote:</p><blockquote>the plan is good</blockquote><p>and I add the rails.</p>",
+    ],
+)
+def test_html_look_alikes_keep_every_word(html: str) -> None:
+    posted = extract_reply(_html_reply(html))
+    written = re.sub(r"<[^>]+>", " ", html).replace("&gt;", ">")
+    assert set(re.findall(r"\w+", written)) <= set(re.findall(r"\w+", posted))
+    assert "Can you rack them" not in posted
