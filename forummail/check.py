@@ -13,12 +13,13 @@ server could not be reached (perhaps only for now), else 0.
 from __future__ import annotations
 
 import re
+import smtplib
 from contextlib import closing
 from dataclasses import dataclass
 
 import psycopg
 
-from . import db, oauth2, signing, store
+from . import db, oauth2, signing, store, tags
 from .errors import EX_CONFIG, EX_OK, EX_TEMPFAIL, ConfigError, TemporaryFailure
 from .logs import add_secrets, redact
 from .mailbox import MailboxDown, MailboxLoginRefused, Pop3Mailbox
@@ -235,10 +236,16 @@ def check_smtp(settings: Settings) -> list[Item]:
         except ServerDown as exc:
             items.append(_smtp_failure(_CHECK_NOTE.sub("", str(exc)), names))
             continue
+        refused = _envelope_refused(smtp, settings)
         try:
             smtp.quit()
         except Exception:  # the check passed; a rude hang-up changes nothing
             pass
+        if refused:
+            items.append(Item(FAIL, "%s refused our envelope sender: %s" % (label, refused),
+                              "set OPTS['bounce_addr'] to an address this server accepts as MAIL FROM "
+                              "(docs/guide.md, 'Before you upgrade')", EX_CONFIG))
+            continue
         how = ["connected"]
         if server.ssl:
             how.append("TLS")
@@ -251,6 +258,28 @@ def check_smtp(settings: Settings) -> list[Item]:
             how.append("logged in as %r" % server.login if server.login else "no login configured")
         items.append(Item(OK, "%s: %s; nothing sent" % (label, ", ".join(how))))
     return items
+
+
+def _envelope_refused(smtp: smtplib.SMTP, settings: Settings) -> str:
+    """The server's words if it refuses our MAIL FROM (then RSET: nothing is sent); empty when it takes it.
+
+    Relays that check the envelope sender against the account signed in
+    (Exchange Online's 5.7.60, for one) would refuse every notification;
+    said here, before a run stops on it.  The tag's signature does not
+    matter to the server, only the address's shape.
+    """
+    sender = settings.sending.bounce_addr
+    if not sender and settings.replies.replier_from_addr:
+        sender = tags.bounce_address(settings.replies.replier_from_addr, "check", 1)
+    sender = sender or settings.mail_from_addr
+    try:
+        code, text = smtp.mail(sender)
+        smtp.rset()
+    except (OSError, smtplib.SMTPException):
+        return ""  # a hang-up here is not a refusal of the sender; the run will say what it meets
+    if 500 <= code < 600:
+        return "MAIL FROM:<%s>: %d %s" % (sender, code, " ".join(text.decode("utf-8", "replace").split()))
+    return ""
 
 
 def _smtp_failure(text: str, names: dict[str, str]) -> Item:

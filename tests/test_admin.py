@@ -122,6 +122,23 @@ def test_check_smtp_down_exits_75_and_checks_the_rest(env: Env) -> None:
     assert "ok    database" in result.stdout and "1 problem(s) found" in result.stdout
 
 
+def test_check_says_when_the_relay_refuses_our_envelope_sender(env: Env) -> None:
+    # Exchange Online refuses a MAIL FROM that its signed-in account may not send as:
+    # check says so, before every notification of a run is refused for it.
+    env.smtp.behaviour.mail_from.append("550 5.7.60 SMTP; Client does not have permissions to send as this sender")
+    result = manage(env, "check")
+    assert result.returncode == 78
+    fail = [line for line in result.stdout.splitlines() if line.startswith("FAIL")]
+    assert len(fail) == 1 and fail[0].startswith("FAIL  SMTP server 127.0.0.1:%d refused our envelope sender: "
+                                                  "MAIL FROM:<" % env.smtp.port)
+    assert "550 5.7.60" in fail[0] and "set OPTS['bounce_addr']" in fail[0]
+    assert env.smtp.messages == []
+    # Taken: the usual line, and still nothing sent.
+    result = manage(env, "check")
+    assert result.returncode == 0, result.stdout
+    assert env.smtp.handler.commands[-1].startswith("MAIL ") and env.smtp.messages == []
+
+
 def test_check_lists_every_server_and_skips_disabled_ones(env: Env) -> None:
     down = free_port()
     env.configure(opts={"smtp_servers": [
