@@ -3,7 +3,8 @@
 Run it with ``.venv/bin/python -m tests.trim_score`` (``--failures`` lists the replies
 that differ).  It lives in ``tests/`` rather than ``bench/`` because it measures
 correctness, not speed, and reads what the tests read: our golden set
-(``tests/golden``) and the expectations written for the real-client corpus
+(``tests/golden``), the held-out set written blind (``tests/golden/heldout.py``,
+reported as its own source "heldout", so that it measures rather than steers) and the expectations written for the real-client corpus
 (``tests/test_corpus.py``, the files whose whole new text is stated; the corpus is read
 where it is, never copied).  "Words kept" means every word of the expected text is in
 what we post: a reply that fails it lost a word its sender wrote.
@@ -46,6 +47,13 @@ def golden_scores() -> Iterator[Score]:
         yield Score("golden", case.id, case.kind, case.expected, extract_reply(to_email(case)))
 
 
+def heldout_scores() -> Iterator[Score]:
+    from tests.golden import heldout
+
+    for case in heldout.CASES:
+        yield Score("heldout", case.id, case.kind, case.expected, extract_reply(to_email(case)))
+
+
 def corpus_scores() -> Iterator[Score]:
     from tests import corpus
     from tests.test_corpus import EXPECTED, _yield
@@ -76,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--failures", action="store_true", help="show each reply that is not exact")
     args = parser.parse_args(argv)
-    scores = list(golden_scores()) + list(corpus_scores())
+    scores = list(golden_scores()) + list(heldout_scores()) + list(corpus_scores())
     print(table(scores))
     if args.failures:
         for s in scores:
