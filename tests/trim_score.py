@@ -4,7 +4,8 @@ Run it with ``.venv/bin/python -m tests.trim_score`` (``--failures`` lists the r
 that differ).  It lives in ``tests/`` rather than ``bench/`` because it measures
 correctness, not speed, and reads what the tests read: our golden set
 (``tests/golden``), the held-out set written blind (``tests/golden/heldout.py``,
-reported as its own source "heldout", so that it measures rather than steers) and the expectations written for the real-client corpus
+reported as its own source "heldout", so that it measures rather than steers) and
+the expectations written for the real-client corpus
 (``tests/test_corpus.py``, the files whose whole new text is stated; the corpus is read
 where it is, never copied).  "Words kept" means every word of the expected text is in
 what we post: a reply that fails it lost a word its sender wrote.

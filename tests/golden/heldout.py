@@ -58,8 +58,8 @@ _F.reply("gmail", "en", "On Wed, Nov 6, 2019 at 2:30 PM Ann Author (Forum) <\nno
          quote=_bare("en"))
 _F.reply("gmail", "de", "Am Mi., 6. Nov. 2019 um 14:30 Uhr schrieb Ann Author via Forum <\n"
          "notifications@forum.example.com>:", quote=_bare("de"))
-_F.reply("gmail", "en", "On Wed, 6 Nov 2019 at 14:30, Ann Author\n<ann.author.with.a.long.name@subsidiary.example.com>\n"
-         "wrote:", quote=_bare("en"))
+_F.reply("gmail", "en", "On Wed, 6 Nov 2019 at 14:30, Ann Author\n"
+         "<ann.author.with.a.long.name@subsidiary.example.com>\nwrote:", quote=_bare("en"))
 _F.reply("thunderbird", "en", "On 06/11/2019 14:30, Ann Author wrote:", quote=_bare("en"))
 _F.reply("thunderbird", "de", "Am 06.11.19 um 14:30 schrieb Ann Author:", quote=_bare("de"))
 _F.reply("thunderbird", "ru", "06.11.2019 14:30, Ann Author пишет:", quote=_bare("ru"))
@@ -212,7 +212,8 @@ _F.add("thunderbird", "en", "inline",
        "> Two questions:\n> 1. Can you rack the servers on Thursday?\nYes.\n> 2. Do we need new rails?\n"
        "No, I have spares.")
 _F.add("gmail", "de", "inline",
-       "Hallo Ann,\n\nmeine Antworten unten.\n\nAm Mi., 6. Nov. 2019 um 14:30 Uhr schrieb Ann Author <ann@example.com>:\n\n"
+       "Hallo Ann,\n\nmeine Antworten unten.\n\n"
+       "Am Mi., 6. Nov. 2019 um 14:30 Uhr schrieb Ann Author <ann@example.com>:\n\n"
        "> Kannst du die Server am Donnerstag einbauen?\n>\n\nJa, Donnerstag früh.\n\n"
        "> Brauchen wir neue Schienen?\n>\n\nNein.\n\n> Danke,\n> Ann\n",
        "Hallo Ann,\n\nmeine Antworten unten.\n\n> Kannst du die Server am Donnerstag einbauen?\n\nJa, Donnerstag früh."
@@ -241,7 +242,8 @@ _F.add("mutt", "en", "inline",
        "Yes.\n\n> And the switch?\n\nFriday, after the cabling.\n\n> Ann\n\n-- \nBob\n",
        "> Can you rack the servers on Thursday?\n\nYes.\n\n> And the switch?\n\nFriday, after the cabling.")
 _F.add("gmail", "zh", "inline",
-       "安 <ann@example.com> 于2019年11月6日周三 下午2:30写道：\n\n> 周四能把新服务器装上机架吗？\n\n可以。\n\n> 谢谢\n> 安\n",
+       "安 <ann@example.com> 于2019年11月6日周三 下午2:30写道：\n\n"
+       "> 周四能把新服务器装上机架吗？\n\n可以。\n\n> 谢谢\n> 安\n",
        "> 周四能把新服务器装上机架吗？\n\n可以。")
 
 # --- forwarded messages inside a reply: posted with their headers (docs/commands.md step 7) -
@@ -333,12 +335,14 @@ _F.add("gmail", "en", "html",
 _OUTLOOK_HTML = ('<html><body><div dir="ltr"><div style="font-family:Calibri;font-size:12pt">{new}</div>'
                  '<div id="appendonsend"></div><hr style="display:inline-block;width:98%" tabindex="-1">'
                  '<div id="divRplyFwdMsg" dir="ltr"><font face="Calibri" style="font-size:11pt"><b>{f}</b> {ann}<br>'
-                 '<b>{s}</b> {date}<br><b>{t}</b> Bob Builder &lt;bob@example.com&gt;<br><b>{subj}</b> Re: [#7] Rack plan'
+                 '<b>{s}</b> {date}<br><b>{t}</b> Bob Builder &lt;bob@example.com&gt;<br>'
+                 '<b>{subj}</b> Re: [#7] Rack plan'
                  '</font><div>&nbsp;</div></div><div>{orig}</div></div></body></html>')
 for _lang, _labels, _date in (("en", ("From:", "Sent:", "To:", "Subject:"), "Wednesday, November 6, 2019 2:30 PM"),
                               ("de", ("Von:", "Gesendet:", "An:", "Betreff:"), "Mittwoch, 6. November 2019 14:30"),
                               ("pl", ("Od:", "Wysłane:", "Do:", "Temat:"), "środa, 6 listopada 2019 14:30"),
-                              ("ko", ("보낸 사람:", "보낸 날짜:", "받는 사람:", "제목:"), "2019년 11월 6일 수요일 오후 2:30")):
+                              ("ko", ("보낸 사람:", "보낸 날짜:", "받는 사람:", "제목:"),
+                               "2019년 11월 6일 수요일 오후 2:30")):
     _F.add("outlook-web", _lang, "html",
            _OUTLOOK_HTML.format(new=_divs(NEW[_lang]), f=_labels[0], ann="Ann Author &lt;ann@example.com&gt;",
                                 s=_labels[1], date=_date, t=_labels[2], subj=_labels[3], orig=_brs(ORIGINAL[_lang])),
