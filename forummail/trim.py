@@ -92,19 +92,19 @@ def trim_reply(text: str, separator: str | None = None, *, forward: bool = False
         index = _find_separator(lines, separator)
         if index is not None:
             above = lines[:index]
-            if has_text(above):
-                lines, reason = above, "separator"
-            else:
-                # The person wrote below the quoted notification (bottom posting): what
-                # follows the quoted notification is the answer, if anything.
-                below = lines[index + 1:]
-                result = _trim_core(below, forward)
-                if result is None:
+            if _trim_core(above, forward, quote_follows=True) is None:
+                # Nothing of the sender's above the notification (at most the client's
+                # "On ... wrote:"): the answers are below it, after the quote (bottom
+                # posting) or between its quoted lines (inline answering), if anywhere.
+                result = _trim_core(lines[index + 1:], forward)
+                if result is not None:
+                    return TrimResult(_finish(result[0]), "separator")
+                if not has_text(above):
                     return TrimResult("", "empty")
-                return TrimResult(_finish(result[0]), "separator")
+            lines, reason = above, "separator"
     base = lines
     lines = _drop_banner(lines)
-    result = _trim_core(lines, forward)
+    result = _trim_core(lines, forward, quote_follows=reason == "separator")
     if result is None:
         if _only_quote(lines):
             # Nothing but the quoted original and what the client put around it: the
@@ -167,8 +167,12 @@ def _find_separator(lines: list[str], separator: str) -> int | None:
 # --- the core --------------------------------------------------------------------------
 
 
-def _trim_core(lines: list[str], forward: bool) -> tuple[list[str], str] | None:
-    """The kept lines and the reason, or None when nothing would be left."""
+def _trim_core(lines: list[str], forward: bool, quote_follows: bool = False) -> tuple[list[str], str] | None:
+    """The kept lines and the reason, or None when nothing would be left.
+
+    ``quote_follows``: ``lines`` end where our separator was cut, so the quoted
+    notification follows them, and an attribution on their last lines heads it.
+    """
     n = len(lines)
     limit = 0 if forward else _find_forward(lines)
     drop: set[int] = set()
@@ -194,7 +198,8 @@ def _trim_core(lines: list[str], forward: bool) -> tuple[list[str], str] | None:
     cut = False
     spans = find_spans(lines, start, limit)
     for idx, span in enumerate(spans):
-        followed_by_quote = _next_is_quoted(lines, span.end, limit)
+        followed_by_quote = _next_is_quoted(lines, span.end, limit) or (
+            quote_follows and limit == n and first_nonblank(lines, span.end, n) is None)
         if span.weak and not followed_by_quote:
             continue
         if span.kind == "attribution" and idx == len(spans) - 1 and _answers_follow(lines, span.end, limit):

@@ -108,8 +108,6 @@ def test_new_text_over_any_attribution_and_quote_survives_whole(new: str, tail: 
 _HELDOUT_WORD_LOSSES = {
     # Outlook's "prefix each line" inline answers under a -----Mensaje original----- block.
     "heldout-98-outlook-es-inline": "the cut at Outlook's header block drops the answers below it",
-    # An inline answer to a notification: our separator is quoted on top of the questions.
-    "heldout-99-gmail-en-inline": "the cut at the quoted separator leaves only the attribution: refused as empty",
 }
 
 

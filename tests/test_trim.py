@@ -375,3 +375,33 @@ def test_quote_only_with_app_line_or_outlook_block_is_empty() -> None:
 def test_address_wrapped_in_attribution_is_not_a_quote() -> None:
     text = "Ok.\n\nOp ma 3 jun 2024 om 10:00 schreef Ann Author <ann.author@example.com\n>:\n\n> Old"
     assert trim(text) == "Ok."
+
+
+# --- our separator inside the quote (tests/golden/heldout.py found these) ----------------
+
+
+@pytest.mark.parametrize("attribution", [
+    "2019-11-06 9:05 GMT+01:00 Ann Author <ann@example.com>:",
+    '06.11.2019, 14:30, "Ann Author" <ann@example.com>:',
+    "ср, 6 нояб. 2019 г. в 14:30, Ann Author <ann@example.com>:",
+])
+def test_attribution_without_wrote_above_the_quoted_separator_is_cut(attribution: str) -> None:
+    # The cut at the separator comes first; the attribution still heads the quote it cut.
+    text = "Thursday works.\n\nBob\n\n" + attribution + "\n\n> " + SEP + "\n>\n> Hi Bob,\n> Can you?"
+    assert trim(text, SEP) == "Thursday works.\n\nBob"
+
+
+def test_inline_answers_under_the_quoted_separator_are_kept() -> None:
+    text = ("On Wed, Nov 6, 2019 at 2:30 PM Ann Author <ann@example.com> wrote:\n\n> " + SEP + "\n>\n"
+            "> Can you rack the servers on Thursday?\n\nYes, in the morning.\n\n> And the rails?\n\nI have spares.\n\n"
+            "> Thanks,\n> Ann\n")
+    result = trim_reply(text, SEP)
+    assert result.text.endswith("> Can you rack the servers on Thursday?\n\nYes, in the morning.\n\n"
+                                "> And the rails?\n\nI have spares.")
+    assert SEP not in result.text and result.reason == "separator"
+
+
+def test_text_that_looks_like_an_attribution_above_the_separator_is_kept() -> None:
+    # Only a weak attribution right above the cut goes; the sender's words above it stay.
+    text = "Meet at 2019-11-06 9:05 with ann@example.com: bring rails.\n\nBob\n\n> " + SEP + "\n> Hi Bob"
+    assert trim(text, SEP) == "Meet at 2019-11-06 9:05 with ann@example.com: bring rails.\n\nBob"
