@@ -335,10 +335,31 @@ def _find_forward(lines: list[str]) -> int:
 
 
 def _finish(lines: list[str]) -> str:
-    """Strip trailing whitespace on lines and blank lines at both ends."""
-    out = [line.rstrip() for line in lines]
+    """Strip trailing whitespace on lines, empty ">" lines at the edges of a quoted block
+    (kept questions of an inline answer), and blank lines at both ends."""
+    out = [line.rstrip() for line in _trim_quote_edges(lines)]
     while out and not out[0]:
         out.pop(0)
     while out and not out[-1]:
         out.pop()
     return "\n".join(out)
+
+
+def _trim_quote_edges(lines: list[str]) -> list[str]:
+    """``lines`` without the empty quoted lines (">" alone) that open or close a quoted
+    block: inside a block they part paragraphs, at its edges they only pad it."""
+    keep = [True] * len(lines)
+    i = 0
+    while i < len(lines):
+        if not is_quoted(lines[i]):
+            i += 1
+            continue
+        j = i
+        while j < len(lines) and is_quoted(lines[j]):
+            j += 1
+        full = [k for k in range(i, j) if _UNQUOTE_RE.sub("", lines[k]).strip()]
+        lo, hi = (full[0], full[-1] + 1) if full else (j, j)
+        for k in [*range(i, lo), *range(hi, j)]:
+            keep[k] = False
+        i = j
+    return [line for line, kept in zip(lines, keep, strict=True) if kept]

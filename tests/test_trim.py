@@ -405,3 +405,12 @@ def test_text_that_looks_like_an_attribution_above_the_separator_is_kept() -> No
     # Only a weak attribution right above the cut goes; the sender's words above it stay.
     text = "Meet at 2019-11-06 9:05 with ann@example.com: bring rails.\n\nBob\n\n> " + SEP + "\n> Hi Bob"
     assert trim(text, SEP) == "Meet at 2019-11-06 9:05 with ann@example.com: bring rails.\n\nBob"
+
+
+def test_inline_answers_drop_the_empty_quote_lines_around_their_questions() -> None:
+    # Gmail quotes a blank line under each question; inside a quoted block ">" parts
+    # paragraphs and stays, at its edges it only pads the question.
+    text = ("Answers below.\n\nOn Wed, Nov 6, 2019 at 2:30 PM Ann <ann@example.com> wrote:\n\n"
+            ">\n> Can you rack them?\n>\n> On Thursday?\n>\n\nYes.\n\n> And the rails?\n>\n\nNo.\n\n> Ann\n")
+    assert trim(text) == ("Answers below.\n\n> Can you rack them?\n>\n> On Thursday?\n\nYes.\n\n"
+                          "> And the rails?\n\nNo.")
