@@ -17,7 +17,8 @@ Decisions worth knowing:
 
 * Inline answers (the person's text interleaved between ">" quoted lines) keep the quoted
   lines they answer, because cutting them would lose the meaning; only the attribution
-  line ("On ... wrote:", which carries a private address) and the quoted lines after the
+  line ("On ... wrote:", which carries a private address, or Outlook's header block when
+  its original is quoted with ">") and the quoted lines after the
   last answer go; text between two quoted blocks is an answer even when the second block
   is that trailing quote.  A single quoted block followed by the answer (bottom posting)
   is not an inline answer: the quote goes and the answer stays.
@@ -202,12 +203,19 @@ def _trim_core(lines: list[str], forward: bool, quote_follows: bool = False) -> 
             quote_follows and limit == n and first_nonblank(lines, span.end, n) is None)
         if span.weak and not followed_by_quote:
             continue
-        if span.kind == "attribution" and idx == len(spans) - 1 and _answers_follow(lines, span.end, limit):
-            end = span.end  # the attribution goes with the blank lines under it
+        # The last quote header (an attribution, or Outlook's "-----Original Message-----"
+        # and header block, with its rule) followed by questions and their answers: it
+        # goes, with the blank lines under it, and the answers are read below.
+        last = idx
+        while last + 1 < len(spans) and first_nonblank(lines, spans[last].end, limit) == spans[last + 1].start:
+            last += 1
+        if last == len(spans) - 1 and _answers_follow(lines, spans[last].end, limit):
+            end = spans[last].end
             while end < limit and is_blank(lines[end]):
                 end += 1
-            drop.update(range(span.start, end))
-            continue
+            drop.update(range(span.start if span.kind == "attribution" else extend_over_rule(lines, span.start, start),
+                              end))
+            break
         hi = extend_over_rule(lines, span.start, start)
         cut = True
         reasons.append("quote-header")

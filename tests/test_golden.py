@@ -105,10 +105,8 @@ def test_new_text_over_any_attribution_and_quote_survives_whole(new: str, tail: 
 
 # --- the held-out set (tests/golden/heldout.py): a measure, so only words kept is required -
 
-_HELDOUT_WORD_LOSSES = {
-    # Outlook's "prefix each line" inline answers under a -----Mensaje original----- block.
-    "heldout-98-outlook-es-inline": "the cut at Outlook's header block drops the answers below it",
-}
+# Known word losses, each a strict xfail with its reason: none today.
+_HELDOUT_WORD_LOSSES: dict[str, str] = {}
 
 
 @pytest.mark.parametrize("case", [

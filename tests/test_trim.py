@@ -414,3 +414,21 @@ def test_inline_answers_drop_the_empty_quote_lines_around_their_questions() -> N
             ">\n> Can you rack them?\n>\n> On Thursday?\n>\n\nYes.\n\n> And the rails?\n>\n\nNo.\n\n> Ann\n")
     assert trim(text) == ("Answers below.\n\n> Can you rack them?\n>\n> On Thursday?\n\nYes.\n\n"
                           "> And the rails?\n\nNo.")
+
+
+@pytest.mark.parametrize("head", [
+    "-----Original Message-----\nFrom: Ann <ann@example.com>\nSent: Wednesday, November 6, 2019 2:30 PM\n"
+    "To: Bob\nSubject: Re: Rack plan\n",
+    "________________________________\nVon: Ann <ann@example.com>\nGesendet: Mittwoch, 6. November 2019 14:30\n"
+    "An: Bob\nBetreff: Re: Rack plan\n",
+])
+def test_inline_answers_under_an_outlook_header_block_are_kept(head: str) -> None:
+    # Outlook's "prefix each line of the original message": the answers are below the block.
+    text = "Answers inline.\n\n" + head + "\n> Can you rack them?\nYes.\n> And the rails?\nI have spares.\n> Ann\n"
+    assert trim(text) == "Answers inline.\n\n> Can you rack them?\nYes.\n> And the rails?\nI have spares."
+
+
+def test_outlook_header_block_over_a_quote_without_answers_is_still_cut() -> None:
+    text = ("Yes.\n\n-----Original Message-----\nFrom: Ann <ann@example.com>\nSent: today\nTo: Bob\n\n"
+            "> Can you?\n> Ann\n")
+    assert trim(text) == "Yes."
