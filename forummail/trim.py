@@ -99,13 +99,19 @@ def trim_reply(text: str, separator: str | None = None, *, forward: bool = False
                 # posting) or between its quoted lines (inline answering), if anywhere.
                 result = _trim_core(lines[index + 1:], forward)
                 if result is not None:
-                    return TrimResult(_finish(result[0]), "separator")
+                    # A line that only looks like an attribution ("ask ann@x.org about
+                    # 2019:") may be the sender's: it stays, unless it is a sure one.
+                    head = _trim_core(above, forward)
+                    parts = [_finish(head[0])] if head else []
+                    return TrimResult("\n\n".join(parts + [_finish(result[0])]), "separator")
                 if not has_text(above):
                     return TrimResult("", "empty")
             lines, reason = above, "separator"
     base = lines
     lines = _drop_banner(lines)
     result = _trim_core(lines, forward, quote_follows=reason == "separator")
+    if result is None and reason == "separator":
+        result = _trim_core(lines, forward)  # the same: more, never less
     if result is None:
         if _only_quote(lines):
             # Nothing but the quoted original and what the client put around it: the

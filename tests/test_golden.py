@@ -123,3 +123,25 @@ def test_heldout_reply_keeps_all_its_senders_words(case: Case) -> None:
 def test_the_heldout_set_is_its_own_source() -> None:
     assert heldout.HELDOUT and len(heldout.CASES) >= 80
     assert not {c.id for c in heldout.CASES} & {c.id for c in CASES}, "the held-out set must not join the 95% set"
+
+
+def _heldout_attribution(case: Case) -> str | None:
+    """The attribution of a held-out top-posted case: what lies between its answer and its quote."""
+    rest = case.body[len(case.expected):]
+    for tail in (quoted(SEP + "\n\n" + ORIGINAL[case.lang]), quoted(ORIGINAL[case.lang]),
+                 SEP + "\n\n" + ORIGINAL[case.lang], ORIGINAL[case.lang]):
+        if case.body.startswith(case.expected) and rest.endswith(tail):
+            return rest[:-len(tail)].strip("\n")
+    return None
+
+
+_HELDOUT_ATTRIBUTIONS = sorted({a for c in heldout.CASES if c.kind == "attribution" and (a := _heldout_attribution(c))})
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(new=_NEW_TEXT, attribution=st.sampled_from(_ATTRIBUTIONS + _HELDOUT_ATTRIBUTIONS),
+       lang=st.sampled_from(LANGS), gap=st.sampled_from(["\n", "\n\n", "\n\n\n"]))
+def test_new_text_over_the_quoted_notification_survives_whole(new: str, attribution: str, lang: str, gap: str) -> None:
+    # The path fetch_replies.py takes: our separator is cut first, inside the quote.
+    text = new + gap + attribution + "\n" + quoted(SEP + "\n\n" + ORIGINAL[lang])
+    assert trim_reply(text, SEP).text == "\n".join(line.rstrip() for line in new.split("\n")).strip("\n")

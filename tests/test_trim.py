@@ -432,3 +432,11 @@ def test_outlook_header_block_over_a_quote_without_answers_is_still_cut() -> Non
     text = ("Yes.\n\n-----Original Message-----\nFrom: Ann <ann@example.com>\nSent: today\nTo: Bob\n\n"
             "> Can you?\n> Ann\n")
     assert trim(text) == "Yes."
+
+
+@pytest.mark.parametrize("below", ["", "\n\nAlso, Thursday is fine."])
+def test_a_lone_line_that_looks_like_an_attribution_above_the_separator_is_kept(below: str) -> None:
+    # An email address, a digit and a colon: it may head the quote or be all the sender wrote.
+    line = "Please ask carol@example.net, she has the 2019 numbers:"
+    got = trim(line + "\n\n> " + SEP + "\n> Hi Bob,\n> Can you?" + below, SEP)
+    assert got == line + ("\n\nAlso, Thursday is fine." if below else "")
