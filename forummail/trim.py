@@ -18,7 +18,8 @@ Decisions worth knowing:
 
 * Inline answers (the person's text interleaved between ">" quoted lines) keep the quoted
   lines they answer, because cutting them would lose the meaning; only the attribution
-  line ("On ... wrote:", which carries a private address) and the quoted lines after the
+  line ("On ... wrote:", which carries a private address, or Outlook's header block when
+  its original is quoted with ">") and the quoted lines after the
   last answer go; text between two quoted blocks is an answer even when the second block
   is that trailing quote.  A single quoted block followed by the answer (bottom posting)
   is not an inline answer: the quote goes and the answer stays.
@@ -95,19 +96,25 @@ def trim_reply(text: str, separator: str | None = None, *, forward: bool = False
         index = _find_separator(lines, separator)
         if index is not None:
             above = lines[:index]
-            if has_text(above):
-                lines, reason = above, "separator"
-            else:
-                # The person wrote below the quoted notification (bottom posting): what
-                # follows the quoted notification is the answer, if anything.
-                below = lines[index + 1:]
-                result = _trim_core(below, forward)
-                if result is None:
+            if _trim_core(above, forward, quote_follows=True) is None:
+                # Nothing of the sender's above the notification (at most the client's
+                # "On ... wrote:"): the answers are below it, after the quote (bottom
+                # posting) or between its quoted lines (inline answering), if anywhere.
+                result = _trim_core(lines[index + 1:], forward)
+                if result is not None:
+                    # A line that only looks like an attribution ("ask ann@x.org about
+                    # 2019:") may be the sender's: it stays, unless it is a sure one.
+                    head = _trim_core(above, forward)
+                    parts = [_finish(head[0])] if head else []
+                    return TrimResult("\n\n".join(parts + [_finish(result[0])]), "separator")
+                if not has_text(above):
                     return TrimResult("", "empty")
-                return TrimResult(_finish(result[0]), "separator")
+            lines, reason = above, "separator"
     base = lines
     lines = _drop_banner(lines)
-    result = _trim_core(lines, forward)
+    result = _trim_core(lines, forward, quote_follows=reason == "separator")
+    if result is None and reason == "separator":
+        result = _trim_core(lines, forward)  # the same: more, never less
     if result is None:
         if _only_quote(lines):
             # Nothing but the quoted original and what the client put around it: the
@@ -170,8 +177,12 @@ def _find_separator(lines: list[str], separator: str) -> int | None:
 # --- the core --------------------------------------------------------------------------
 
 
-def _trim_core(lines: list[str], forward: bool) -> tuple[list[str], str] | None:
-    """The kept lines and the reason, or None when nothing would be left."""
+def _trim_core(lines: list[str], forward: bool, quote_follows: bool = False) -> tuple[list[str], str] | None:
+    """The kept lines and the reason, or None when nothing would be left.
+
+    ``quote_follows``: ``lines`` end where our separator was cut, so the quoted
+    notification follows them, and an attribution on their last lines heads it.
+    """
     n = len(lines)
     limit = 0 if forward else _find_forward(lines)
     drop: set[int] = set()
@@ -197,15 +208,23 @@ def _trim_core(lines: list[str], forward: bool) -> tuple[list[str], str] | None:
     cut = False
     spans = find_spans(lines, start, limit)
     for idx, span in enumerate(spans):
-        followed_by_quote = _next_is_quoted(lines, span.end, limit)
+        followed_by_quote = _next_is_quoted(lines, span.end, limit) or (
+            quote_follows and limit == n and first_nonblank(lines, span.end, n) is None)
         if span.weak and not followed_by_quote:
             continue
-        if span.kind == "attribution" and idx == len(spans) - 1 and _answers_follow(lines, span.end, limit):
-            end = span.end  # the attribution goes with the blank lines under it
+        # The last quote header (an attribution, or Outlook's "-----Original Message-----"
+        # and header block, with its rule) followed by questions and their answers: it
+        # goes, with the blank lines under it, and the answers are read below.
+        last = idx
+        while last + 1 < len(spans) and first_nonblank(lines, spans[last].end, limit) == spans[last + 1].start:
+            last += 1
+        if last == len(spans) - 1 and _answers_follow(lines, spans[last].end, limit):
+            end = spans[last].end
             while end < limit and is_blank(lines[end]):
                 end += 1
-            drop.update(range(span.start, end))
-            continue
+            drop.update(range(span.start if span.kind == "attribution" else extend_over_rule(lines, span.start, start),
+                              end))
+            break
         hi = extend_over_rule(lines, span.start, start)
         cut = True
         reasons.append("quote-header")
@@ -339,10 +358,31 @@ def _find_forward(lines: list[str]) -> int:
 
 
 def _finish(lines: list[str]) -> str:
-    """Strip trailing whitespace on lines and blank lines at both ends."""
-    out = [line.rstrip() for line in lines]
+    """Strip trailing whitespace on lines, empty ">" lines at the edges of a quoted block
+    (kept questions of an inline answer), and blank lines at both ends."""
+    out = [line.rstrip() for line in _trim_quote_edges(lines)]
     while out and not out[0]:
         out.pop(0)
     while out and not out[-1]:
         out.pop()
     return "\n".join(out)
+
+
+def _trim_quote_edges(lines: list[str]) -> list[str]:
+    """``lines`` without the empty quoted lines (">" alone) that open or close a quoted
+    block: inside a block they part paragraphs, at its edges they only pad it."""
+    keep = [True] * len(lines)
+    i = 0
+    while i < len(lines):
+        if not is_quoted(lines[i]):
+            i += 1
+            continue
+        j = i
+        while j < len(lines) and is_quoted(lines[j]):
+            j += 1
+        full = [k for k in range(i, j) if _UNQUOTE_RE.sub("", lines[k]).strip()]
+        lo, hi = (full[0], full[-1] + 1) if full else (j, j)
+        for k in [*range(i, lo), *range(hi, j)]:
+            keep[k] = False
+        i = j
+    return [line for line, kept in zip(lines, keep, strict=True) if kept]

@@ -53,7 +53,7 @@ MOBILE = Expect(text="Here is another email", absent=("Sent from",))
 INLINE_1_8 = Expect(
     first="> okay.  Well, here's some stuff I can write.",
     last="and under this.",
-    present=("\n\nI will reply under this one\n\n>\n> okay?\n>\n\n",),
+    present=("\n\nI will reply under this one\n\n> okay?\n\nand under this",),
     absent=("Example Dev", "sugar@example.com", "-- Tim", "hi there", "this is my signature"),
 )
 OUTLOOK_2_1 = Expect(text="Outlook with a reply", absent=("From:", "Google Apps Sync", "-----"))

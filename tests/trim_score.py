@@ -3,10 +3,17 @@
 Run it with ``.venv/bin/python -m tests.trim_score`` (``--failures`` lists the replies
 that differ).  It lives in ``tests/`` rather than ``bench/`` because it measures
 correctness, not speed, and reads what the tests read: our golden set
-(``tests/golden``) and the expectations written for the real-client corpus
+(``tests/golden``), the held-out set written blind (``tests/golden/heldout.py``,
+reported as its own source "heldout", so that it measures rather than steers) and
+the expectations written for the real-client corpus
 (``tests/test_corpus.py``, the files whose whole new text is stated; the corpus is read
 where it is, never copied).  "Words kept" means every word of the expected text is in
 what we post: a reply that fails it lost a word its sender wrote.
+
+Replies are cut with our separator line, as ``fetch_replies.py`` always does (the
+setting ``replier_separator`` falls back to it): most cases quote the notification,
+separator included, and trimming must do right by them on that path, not only on one
+production never takes.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from forummail.extract import extract_reply
-from tests.golden import all_cases, to_email
+from tests.golden import SEP, all_cases, to_email
 
 _WORD_RE = re.compile(r"\w+")
 
@@ -43,7 +50,14 @@ class Score:
 
 def golden_scores() -> Iterator[Score]:
     for case in all_cases():
-        yield Score("golden", case.id, case.kind, case.expected, extract_reply(to_email(case)))
+        yield Score("golden", case.id, case.kind, case.expected, extract_reply(to_email(case), SEP))
+
+
+def heldout_scores() -> Iterator[Score]:
+    from tests.golden import heldout
+
+    for case in heldout.CASES:
+        yield Score("heldout", case.id, case.kind, case.expected, extract_reply(to_email(case), SEP))
 
 
 def corpus_scores() -> Iterator[Score]:
@@ -76,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--failures", action="store_true", help="show each reply that is not exact")
     args = parser.parse_args(argv)
-    scores = list(golden_scores()) + list(corpus_scores())
+    scores = list(golden_scores()) + list(heldout_scores()) + list(corpus_scores())
     print(table(scores))
     if args.failures:
         for s in scores:
