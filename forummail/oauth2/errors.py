@@ -31,7 +31,7 @@ def count_failure(exc: OAuth2Refused | OAuth2Unreachable) -> None:
 def failures() -> int:
     """How many token requests of this process failed (unreachable or refused)."""
     counts = metrics.token_failures()
-    return counts["endpoint_refused"] + counts["endpoint_unreachable"]
+    return counts.get("endpoint_refused", 0) + counts.get("endpoint_unreachable", 0)
 
 
 def one_line(text: str, config: OAuth2, extra: tuple[str, ...] = ()) -> str:
