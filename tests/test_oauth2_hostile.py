@@ -7,16 +7,19 @@ import logging
 import urllib.parse
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import psycopg
 import pytest
 
-from forummail import oauth2
+from forummail import oauth2, settings
+from forummail.errors import ConfigError
 from forummail.oauth2 import OAuth2Unreachable, cache
 from forummail.settingtypes import OAuth2
 from tests.conftest import Database
 from tests.oauthserver import TokenEndpoint
+from tests.test_oauth2_tokens import key_pair
 
 SECRET = "Cl1ent/Secret+of=the&app~42"  # characters a form or a URL writes differently
 GOOGLE_STYLE_REFRESH = "1//0gRefresh-Token/With+Slashes=Nobody-Sees"
@@ -113,3 +116,88 @@ def test_a_rotated_refresh_token_echoed_by_an_unwell_provider_is_not_shown(
     assert rotated and rotated != config.refresh_token
     for form in every_form(rotated):
         assert form not in str(raised.value) and form not in caplog.text
+
+
+# --- settings a careless administrator writes -----------------------------------------------------------
+
+def _module(opts: dict[str, Any]) -> ModuleType:
+    module = ModuleType("cron_conf")
+    module.__dict__.update({"MAIL_FROM": "Forum <noreply@forum.test>", "MAIL_SMTP": "smtp.office365.com",
+                            "MAIL_LOGIN": "noreply@forum.test", "OPTS": {"smtp_tls": True, **opts}})
+    return module
+
+
+def _problems(oauth: dict[str, Any], folder: Path) -> list[str]:
+    with pytest.raises(ConfigError) as raised:
+        settings.validate(_module({"smtp_oauth2": oauth}), folder / "cron_conf.py", {})
+    return raised.value.problems
+
+
+def _pem_files(folder: Path) -> dict[str, Path]:
+    """A certificate and its key, the key with a passphrase, another key, the certificate as DER."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    cert_path, key_path, _ = key_pair(folder, "forum-app")
+    key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+    from cryptography import x509
+    cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+    files = {"cert": cert_path, "key": key_path, "locked": folder / "locked.key", "other": folder / "other.key",
+             "der": folder / "app.der"}
+    files["locked"].write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                  serialization.BestAvailableEncryption(b"passphrase")))
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    files["other"].write_bytes(other.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                   serialization.NoEncryption()))
+    files["der"].write_bytes(cert.public_bytes(serialization.Encoding.DER))
+    return files
+
+
+MS = {"provider": "microsoft", "tenant": "contoso", "client_id": "app"}
+
+
+@pytest.mark.parametrize("certificate, private_key, expected", [
+    ("key", "key", "OPTS['smtp_oauth2']['certificate']: %(key)s is not a PEM certificate"),
+    ("der", "key", "OPTS['smtp_oauth2']['certificate']: %(der)s is not a PEM certificate"),
+    ("cert", "cert", "OPTS['smtp_oauth2']['private_key']: %(cert)s is not a PEM private key"),
+    ("cert", "locked", "OPTS['smtp_oauth2']['private_key']: %(locked)s is protected by a passphrase"),
+    ("cert", "other", "OPTS['smtp_oauth2']: private_key %(other)s is not the key of certificate %(cert)s"),
+])
+def test_a_certificate_or_key_that_is_not_one_is_a_settings_problem(tmp_path: Path, certificate: str,
+                                                                    private_key: str, expected: str) -> None:
+    files = _pem_files(tmp_path)
+    problems = _problems({**MS, "certificate": str(files[certificate]), "private_key": str(files[private_key])},
+                         tmp_path)
+    assert len(problems) == 1 and problems[0].startswith(expected % files), problems
+
+
+def test_a_certificate_with_its_key_is_accepted(tmp_path: Path) -> None:
+    files = _pem_files(tmp_path)
+    conf = settings.validate(_module({"smtp_oauth2": {**MS, "certificate": "app.pem", "private_key": "app.key"}}),
+                             tmp_path / "cron_conf.py", {})
+    assert conf.sending.smtp_servers[0].oauth2 is not None
+    assert conf.sending.smtp_servers[0].oauth2.certificate == str(files["cert"])
+
+
+@pytest.mark.parametrize("oauth, expected", [
+    ({**MS, "client_secret": "s", "authority": "https://login.microsoftonline.com/contoso.onmicrosoft.com"},
+     "OPTS['smtp_oauth2']['authority'] is the sign-in host only, like 'https://login.microsoftonline.us'"),
+    ({**MS, "client_secret": "s", "authority": "https://login.microsoftonline.com/?x=1"},
+     "OPTS['smtp_oauth2']['authority'] is the sign-in host only"),
+    ({**MS, "client_secret": "s", "tenant": "contoso.onmicrosoft.com/v2.0"},
+     "OPTS['smtp_oauth2']['tenant'] is the directory's id or domain"),
+    ({"provider": "generic", "token_url": "https://", "client_id": "c", "client_secret": "s"},
+     "OPTS['smtp_oauth2']['token_url'] must be an https:// URL"),
+])
+def test_an_authority_tenant_or_url_in_the_wrong_shape_is_named(tmp_path: Path, oauth: dict[str, Any],
+                                                                expected: str) -> None:
+    problems = _problems(oauth, tmp_path)
+    assert len(problems) == 1 and problems[0].startswith(expected), problems
+
+
+def test_an_authority_with_a_trailing_slash_is_the_same_authority(tmp_path: Path) -> None:
+    conf = settings.validate(_module({"smtp_oauth2": {**MS, "client_secret": "s",
+                                                      "authority": "https://login.microsoftonline.us/"}}),
+                             tmp_path / "cron_conf.py", {})
+    assert conf.sending.smtp_servers[0].oauth2 is not None
+    assert conf.sending.smtp_servers[0].oauth2.authority == "https://login.microsoftonline.us"
