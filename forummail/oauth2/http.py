@@ -146,5 +146,5 @@ def lifetime(value: Any) -> int:
     return int(min(seconds, MAX_LIFETIME))
 
 
-__all__ = ["DEFAULT_LIFETIME", "MAX_LIFETIME", "Grant", "OAuth2Refused", "ca_bundle", "lifetime", "post_form", "read_grant",
-           "requests_verify", "ssl_context", "ca_files"]
+__all__ = ["DEFAULT_LIFETIME", "MAX_LIFETIME", "Grant", "OAuth2Refused", "ca_bundle", "lifetime", "post_form",
+           "read_grant", "requests_verify", "ssl_context", "ca_files"]
