@@ -15,10 +15,12 @@ import pytest
 
 from forummail import oauth2, settings
 from forummail.errors import ConfigError
+from forummail.mailbox import MailboxLoginRefused, Pop3Mailbox
 from forummail.oauth2 import OAuth2Unreachable, cache
 from forummail.settingtypes import OAuth2
 from tests.conftest import Database
 from tests.oauthserver import TokenEndpoint
+from tests.servers import DovecotServer
 from tests.test_oauth2_tokens import key_pair
 
 SECRET = "Cl1ent/Secret+of=the&app~42"  # characters a form or a URL writes differently
@@ -201,3 +203,28 @@ def test_an_authority_with_a_trailing_slash_is_the_same_authority(tmp_path: Path
                              tmp_path / "cron_conf.py", {})
     assert conf.sending.smtp_servers[0].oauth2 is not None
     assert conf.sending.smtp_servers[0].oauth2.authority == "https://login.microsoftonline.us"
+
+
+# --- servers that do not take a token -----------------------------------------------------------------
+
+def test_a_pop3_server_without_oauth2_keeps_the_token_and_says_what_it_offers(
+        endpoint: TokenEndpoint, database: Database) -> None:
+    from tests.test_oauth2_signin import REPLIES, cert, pop_oauth2, pop_settings
+
+    endpoint.register("forum-replies-app", secret="Client-Secret-0auth2-42", subject=REPLIES)
+    passwords_only = DovecotServer(login=REPLIES, password="Pop-Password-9", cert=cert(endpoint)).start()
+    try:
+        passwords_only.deliver(b"From: a@example.com\r\nSubject: hi\r\n\r\nhello\r\n")
+        box = Pop3Mailbox(pop_settings(passwords_only, pop_oauth2(endpoint)), timeout=5, connect=connector(database))
+        with pytest.raises(MailboxLoginRefused) as caught:
+            box.open()
+        assert passwords_only.count() == 1
+    finally:
+        passwords_only.stop()
+    text = str(caught.value)
+    assert "\n" not in text
+    assert text.startswith("POP3 server 127.0.0.1:%d does not take AUTH XOAUTH2" % passwords_only.tls_port), text
+    assert "it offers SASL PLAIN LOGIN" in text and "OPTS['replier_pop_oauth2']" in text
+    # The token was never sent, so it was not the one refused: kept, and no second one asked for.
+    assert endpoint.grants("client_credentials") == 1
+    assert database.scalar("SELECT count(*) FROM oauth2_tokens WHERE access_token IS NOT NULL") == 1
