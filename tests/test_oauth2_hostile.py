@@ -228,3 +228,35 @@ def test_a_pop3_server_without_oauth2_keeps_the_token_and_says_what_it_offers(
     # The token was never sent, so it was not the one refused: kept, and no second one asked for.
     assert endpoint.grants("client_credentials") == 1
     assert database.scalar("SELECT count(*) FROM oauth2_tokens WHERE access_token IS NOT NULL") == 1
+
+
+# --- a token command that says too much ------------------------------------------------------------
+
+@pytest.mark.parametrize("said", [
+    "oama: access token ya29.a0AfB_byC3xQ9-Z7kLmNoPqRsTuVwXyZ0123456789abcd expired, refresh failed",
+    "error: refresh 1//0gRefresh-Token/With+Slashes=Nobody-Sees-1234 refused",
+    "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJyZXBsaWVzIn0.c2lnbmF0dXJlLW9mLXRoZS10b2tlbg",
+])
+def test_a_token_command_that_fails_after_printing_a_token_on_stderr_does_not_show_it(
+        tmp_path: Path, said: str, caplog: pytest.LogCaptureFixture) -> None:
+    from tests.test_oauth2_tokens import _command
+
+    caplog.set_level(logging.DEBUG)
+    config = _command(tmp_path, "echo '%s' >&2; exit 1" % said)
+    with pytest.raises(oauth2.OAuth2Refused) as raised:
+        oauth2.token_source(config, None).token()
+    text = str(raised.value)
+    assert "failed with exit status 1: " in text and "***" in text
+    for word in said.split():
+        if len(word) >= 32:
+            assert word not in text + caplog.text and word.split("=")[-1] not in text
+
+
+def test_a_token_command_failure_keeps_its_url_and_path(tmp_path: Path) -> None:
+    from tests.test_oauth2_tokens import _command
+
+    said = ("oama: open https://login.microsoftonline.com/common/oauth2/v2.0/devicecode and see "
+            "/home/forum/.local/state/oama/replies-forum-test.log")
+    with pytest.raises(oauth2.OAuth2Refused) as raised:
+        oauth2.token_source(_command(tmp_path, "echo '%s' >&2; exit 1" % said), None).token()
+    assert str(raised.value).endswith(": " + said)
