@@ -260,3 +260,23 @@ def test_a_token_command_failure_keeps_its_url_and_path(tmp_path: Path) -> None:
     with pytest.raises(oauth2.OAuth2Refused) as raised:
         oauth2.token_source(_command(tmp_path, "echo '%s' >&2; exit 1" % said), None).token()
     assert str(raised.value).endswith(": " + said)
+
+
+# --- TLS that does not check who answers --------------------------------------------------------------
+
+@pytest.mark.parametrize("opts, expected", [
+    ({"smtp_verify_tls": False, "smtp_oauth2": {"provider": "command", "token_command": "true"}},
+     "OPTS['smtp_oauth2'] is set but OPTS['smtp_verify_tls'] is False"),
+    ({"smtp_servers": [{"host": "relay.forum.test", "port": 587, "tls": True, "login": "a@forum.test",
+                        "verify": False, "oauth2": {"provider": "command", "token_command": "true"}}]},
+     "OPTS['smtp_servers'][0]['oauth2'] is set but OPTS['smtp_servers'][0]['verify'] is False"),
+])
+def test_a_token_is_never_sent_where_the_server_certificate_is_not_checked(tmp_path: Path, opts: dict[str, Any],
+                                                                            expected: str) -> None:
+    # A bearer token is as good as a password to whoever answers; without the
+    # certificate checked, that may be anyone on the way.
+    with pytest.raises(ConfigError) as raised:
+        settings.validate(_module(opts), tmp_path / "cron_conf.py", {})
+    problems = raised.value.problems
+    assert len(problems) == 1 and problems[0].startswith(expected), problems
+
