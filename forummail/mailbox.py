@@ -72,6 +72,7 @@ class Pop3Mailbox:
         self.connect = connect  # a database connection for the OAuth2 token cache
         self.pop: poplib.POP3 | None = None
         self.mechanism = ""  # the SASL mechanism of the last OAuth2 sign-in
+        self._offered: list[str] = []  # the SASL mechanisms the server's CAPA named
 
     @property
     def name(self) -> str:
@@ -152,6 +153,7 @@ class Pop3Mailbox:
         # A server may keep XOAUTH2 out of its CAPA (RFC 2449 section 6.9 lists
         # SASL mechanisms only for those it wants to show): try it anyway.
         self.mechanism = sasl.choose(offered) or sasl.XOAUTH2
+        self._offered = offered
         login = self.settings.replies.replier_pop_login
         token = source.token()
         logs.add_secrets([token])
@@ -188,9 +190,20 @@ class Pop3Mailbox:
             except poplib.error_proto as exc:
                 # A server that wants the response on the command line (the
                 # one-line form), where it fits in 255 octets with its CRLF.
-                if len(one_line) + 2 > _MAX_COMMAND or not error_text(exc).startswith("-ERR") \
-                        or error_text(exc) == "-ERR EOF":
+                text = error_text(exc)
+                if not text.startswith("-ERR") or text == "-ERR EOF" or _TEMPORARY.match(text):
                     raise
+                unlisted = bool(self._offered) and mechanism not in {m.upper() for m in self._offered}
+                if unlisted or len(one_line) + 2 > _MAX_COMMAND:
+                    # Refused before the token was sent: the mechanism, not the
+                    # token (RFC 5034 section 4: a server takes the response
+                    # after "+"), so the token stays and no new one is asked for.
+                    raise MailboxLoginRefused(
+                        "POP3 server %s does not take AUTH %s: %s (it offers SASL %s): OAuth2 sign-in needs "
+                        "XOAUTH2 or OAUTHBEARER; check the server's settings, OPTS['replier_pop_addr'] and %s"
+                        % (self.name, mechanism, text, " ".join(self._offered) or "nothing it names",
+                           self.settings.replies.replier_pop_oauth2.setting
+                           if self.settings.replies.replier_pop_oauth2 else "OPTS['replier_pop_oauth2']")) from None
                 reply = pop._shortcmd(one_line)  # type: ignore[attr-defined]
             else:
                 reply = pop._shortcmd(response)  # type: ignore[attr-defined]

@@ -10,6 +10,7 @@ import json
 import os
 import shlex
 import shutil
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -67,10 +68,15 @@ def oauth2_setting(c: Checker, label: str, value: Any, env_prefix: str, subject:
         if key in v and not v[key]:
             v[key] = c.string(env[key], c.secret("", env[key]), secret=True)
     timeout = c.integer("%s['timeout']" % label, value.get("timeout", DEFAULT_TIMEOUT), 1, 300)
+    files_ok = True
     for key in _FILES:
         if v.get(key):
+            problems = len(c.problems)
             v[key] = _readable(c, label, key, v[key], folder)
+            files_ok = files_ok and len(c.problems) == problems
     _RULES[provider](c, label, v, env)
+    if provider == "microsoft" and files_ok and v["certificate"] and v["private_key"]:
+        _key_pair(c, label, v["certificate"], v["private_key"])
     if not subject:
         c.problems.append("%s is set but %s is empty: name the mailbox to sign in to" % (label, subject_label))
     if len(c.problems) > before:
@@ -103,10 +109,12 @@ def _readable(c: Checker, label: str, key: str, name: str, folder: Path | None) 
     return str(path)
 
 
-def _https(c: Checker, label: str, key: str, url: str) -> None:
+def _https(c: Checker, label: str, key: str, url: str) -> bool:
     # RFC 6749 section 3.2: the token endpoint MUST be reached over TLS; a secret goes there.
-    if url and not url.lower().startswith("https://"):
+    if url and (not url.lower().startswith("https://") or not urllib.parse.urlsplit(url).hostname):
         c.problems.append("%s[%r] must be an https:// URL, not %r" % (label, key, url))
+        return False
+    return True
 
 
 def _need(c: Checker, label: str, provider: str, v: dict[str, str], *keys: str) -> None:
@@ -117,13 +125,53 @@ def _need(c: Checker, label: str, provider: str, v: dict[str, str], *keys: str) 
 
 def _microsoft(c: Checker, label: str, v: dict[str, str], env: dict[str, str]) -> None:
     _need(c, label, "microsoft", v, "tenant", "client_id")
-    _https(c, label, "authority", v["authority"])
+    if _https(c, label, "authority", v["authority"]) and v["authority"]:
+        # MSAL asks {authority}/{tenant}/v2.0/...: a tenant in the authority is asked for twice.
+        parts = urllib.parse.urlsplit(v["authority"])
+        if parts.path.strip("/") or parts.query or parts.fragment:
+            c.problems.append("%s['authority'] is the sign-in host only, like 'https://login.microsoftonline.us', "
+                              "not %r: the tenant goes in 'tenant'" % (label, v["authority"]))
+    if v["tenant"] and (set(v["tenant"]) & set("/?#\\ ")):
+        c.problems.append("%s['tenant'] is the directory's id or domain (like '0a1b...-GUID' or "
+                          "'contoso.onmicrosoft.com'), not %r" % (label, v["tenant"]))
     if v["certificate"] and not v["private_key"] or v["private_key"] and not v["certificate"]:
         c.problems.append("%s: certificate and private_key go together (the certificate uploaded to the app "
                           "registration, and its private key)" % label)
     elif not v["client_secret"] and not v["certificate"]:
         c.problems.append("%s: provider 'microsoft' needs client_secret (or %s in the environment) or "
                           "certificate and private_key" % (label, env["client_secret"]))
+
+
+def _key_pair(c: Checker, label: str, certificate: str, private_key: str) -> None:
+    """The certificate and key files are what they say, the key has no passphrase, and they belong together.
+
+    MSAL reads them only when a token is due, and then fails with a
+    traceback (an encrypted key) or a message about something else.
+    """
+    from cryptography import x509  # installed with MSAL, which a certificate needs anyway
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import serialization
+
+    try:
+        cert = x509.load_pem_x509_certificate(Path(certificate).read_bytes())
+    except (OSError, ValueError):
+        c.problems.append("%s['certificate']: %s is not a PEM certificate (a file starting -----BEGIN "
+                          "CERTIFICATE-----, the one uploaded to the app registration)" % (label, certificate))
+        return
+    try:
+        key = serialization.load_pem_private_key(Path(private_key).read_bytes(), password=None)
+    except TypeError:  # cryptography's word for "encrypted, and no password given"
+        c.problems.append("%s['private_key']: %s is protected by a passphrase, which no one types for cron: "
+                          "write it without one (openssl pkey -in KEY -out NEWKEY; chmod 600 NEWKEY)"
+                          % (label, private_key))
+        return
+    except (OSError, ValueError, UnsupportedAlgorithm):
+        c.problems.append("%s['private_key']: %s is not a PEM private key (a file starting -----BEGIN PRIVATE "
+                          "KEY-----)" % (label, private_key))
+        return
+    spki = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    if cert.public_key().public_bytes(*spki) != key.public_key().public_bytes(*spki):
+        c.problems.append("%s: private_key %s is not the key of certificate %s" % (label, private_key, certificate))
 
 
 def _google(c: Checker, label: str, v: dict[str, str], env: dict[str, str]) -> None:

@@ -130,6 +130,13 @@ def _server_from_dict(
         c.problems.append("%s is set but the connection has no TLS: set %s to True (STARTTLS on 587, as "
                           "Microsoft 365 and Google require) or %s (implicit TLS on 465)"
                           % (name("oauth2"), name("tls"), name("ssl")))
+    checked = c.boolean(name("verify"), d.get("verify", verify))
+    if d.get("oauth2") and not checked:
+        # With the certificate unchecked, whoever answers gets the token, and
+        # an app-only token (SMTP.SendAsApp) sends as every mailbox of the tenant.
+        c.problems.append("%s is set but %s is False: a token is only sent to a server whose certificate is "
+                          "checked: remove it, and name your own CA in SSL_CERT_FILE if the server's is private"
+                          % (name("oauth2"), name("verify") if label else "OPTS['smtp_verify_tls']"))
     return SmtpServer(
         host=host,
         port=ranged("port", port),
@@ -143,7 +150,7 @@ def _server_from_dict(
         enabled=c.boolean(name("enabled"), d.get("enabled", True)),
         description=c.string(name("description"), d.get("description", "")),
         timeout=float(ranged("timeout", d.get("timeout", timeout))),
-        verify=c.boolean(name("verify"), d.get("verify", verify)),
+        verify=checked,
         per_minute=limit("per_minute"),
         per_day=limit("per_day"),
         recipients_per_minute=limit("recipients_per_minute"),

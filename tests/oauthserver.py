@@ -66,6 +66,10 @@ class TokenEndpoint:
         self._tokens: dict[str, tuple[str, float]] = {}  # access token -> (subject, expiry)
         self._refresh: dict[str, tuple[str, str]] = {}  # refresh token -> (client id, subject)
         self._fail: list[int] = []
+        # Answers given as they are, in place of the protocol: (status, content type, body), where
+        # "{form}" and "{auth}" in the body become the request's form and Authorization header
+        # (a misbehaving provider that echoes the request).
+        self._raw: list[tuple[int, str, str]] = []
         self._lock = threading.Lock()
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(str(cert), str(key))
@@ -109,6 +113,10 @@ class TokenEndpoint:
     def fail_next(self, status: int) -> None:
         """The next token request answers ``status`` (a 5xx: the endpoint unwell)."""
         self._fail.append(status)
+
+    def answer_next(self, status: int, content_type: str, body: str) -> None:
+        """The next token request gets this answer, whatever it asked ("{form}", "{auth}": its own words)."""
+        self._raw.append((status, content_type, body))
 
     def grants(self, kind: str) -> int:
         """How many token requests of grant type ``kind`` came."""
@@ -258,10 +266,18 @@ def _handler(endpoint: TokenEndpoint) -> type[BaseHTTPRequestHandler]:
             body = self.rfile.read(length).decode() if length else ""
             form = dict(urllib.parse.parse_qsl(body))
             path = urllib.parse.urlsplit(self.path).path
+            if endpoint._raw and method == "POST":
+                endpoint.log.append({"path": path, "grant_type": form.get("grant_type", "")})
+                status, kind, text = endpoint._raw.pop(0)
+                raw = text.replace("{form}", body).replace("{auth}", self.headers.get("Authorization", ""))
+                self._send(status, kind, raw.encode())
+                return
             status, answer = endpoint.answer(method, path, form, self.headers.get("Authorization", ""))
-            data = json.dumps(answer).encode()
+            self._send(status, "application/json", json.dumps(answer).encode())
+
+        def _send(self, status: int, content_type: str, data: bytes) -> None:
             self.send_response(status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)

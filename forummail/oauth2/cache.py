@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import psycopg
 
-from .. import store
+from .. import logs, store
 from ..settingtypes import OAuth2
 from .errors import OAuth2Refused, OAuth2Unreachable, count_failure
 from .http import Grant
@@ -98,10 +98,12 @@ class CachedSource:
         configured = self.config.refresh_token
         lineage = origin(configured)
         use = kept_refresh if kept_refresh and kept_origin == lineage else configured
+        logs.add_secrets([use])  # a rotated one, from the database, is as secret as the settings' one
         if configured and use == configured and kept_refresh and kept_origin != lineage:
             log.info("%s: the refresh token in the settings changed; the rotated one kept is dropped",
                      self.setting)
         grant = self._fetch(self.config, use)
+        logs.add_secrets([grant.refresh_token])
         log.info("%s: new access token for %s, valid %d s", self.setting, self.config.subject or "the app",
                  grant.expires_in)
         return grant, grant.refresh_token or use, lineage

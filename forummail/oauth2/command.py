@@ -10,6 +10,7 @@ a trimmed first line of it reaches a message, and nothing reaches the log.
 from __future__ import annotations
 
 import logging
+import re
 import shlex
 import subprocess
 
@@ -17,6 +18,12 @@ from ..settingtypes import OAuth2
 from .errors import OAuth2Refused, OAuth2Unreachable, count_failure, one_line
 
 log = logging.getLogger(__name__)
+
+# What a failing tool may print of a token on stderr: a long unbroken run of
+# RFC 6750 section 2.1 b64token characters with a digit in it (access tokens,
+# JWTs, Google's "1//0g..." refresh tokens).  Not the path of a URL or a file:
+# such a run starts after "://" or "/" and is not matched.
+_TOKEN_LIKE = re.compile(r"(?<![\w.~+/=:-])(?=[\w.~+/=-]*\d)[A-Za-z0-9][\w.~+/=-]{31,}")
 
 
 class CommandSource:
@@ -52,7 +59,7 @@ def run(config: OAuth2) -> str:
                                                                        exc.strerror or exc)) from None
     stdout = done.stdout.decode("utf-8", "replace").strip()
     if done.returncode != 0:
-        said = one_line(done.stderr.decode("utf-8", "replace"), config, (stdout,))
+        said = _TOKEN_LIKE.sub("***", one_line(done.stderr.decode("utf-8", "replace"), config, (stdout,)))
         raise OAuth2Refused("%s: token_command %s failed with exit status %d: %s"
                             % (config.setting, name, done.returncode, said))
     token = stdout.splitlines()[0].strip() if stdout else ""

@@ -9,6 +9,8 @@ every secret of the setting is masked in them.
 
 from __future__ import annotations
 
+import urllib.parse
+
 from .. import metrics
 from ..errors import TemporaryFailure
 from ..settingtypes import OAuth2
@@ -31,15 +33,19 @@ def count_failure(exc: OAuth2Refused | OAuth2Unreachable) -> None:
 def failures() -> int:
     """How many token requests of this process failed (unreachable or refused)."""
     counts = metrics.token_failures()
-    return counts["endpoint_refused"] + counts["endpoint_unreachable"]
+    return counts.get("endpoint_refused", 0) + counts.get("endpoint_unreachable", 0)
 
 
 def one_line(text: str, config: OAuth2, extra: tuple[str, ...] = ()) -> str:
     """A provider's words as one short line, with every secret of ``config`` masked."""
     line = " ".join(part.strip() for part in str(text).splitlines()[:1]).strip()
     for secret in (*config.secrets, *extra):
-        if secret:
-            line = line.replace(secret, "***")
+        # A provider that echoes our request writes a secret as the form or
+        # the URL did: "1//0g..." as "1%2F%2F0g..." (RFC 3986 section 2.1).
+        for written in sorted({secret, urllib.parse.quote_plus(secret), urllib.parse.quote(secret, safe="")},
+                              key=len, reverse=True):
+            if written:
+                line = line.replace(written, "***")
     if len(line) > _MAX_WORDS:
         line = line[:_MAX_WORDS].rstrip() + " ..."
     return line or "no reason given"
@@ -71,6 +77,7 @@ def refused(config: OAuth2, error: str, description: str, extra: tuple[str, ...]
                          % (config.setting, config.client_id, error, words, _check(config, error)))
 
 
-def unreachable(config: OAuth2, where: str, reason: str) -> OAuth2Unreachable:
+def unreachable(config: OAuth2, where: str, reason: str, extra: tuple[str, ...] = ()) -> OAuth2Unreachable:
+    """The one-line error for an endpoint that could not be used (``extra``: secrets sent, to mask)."""
     return OAuth2Unreachable("%s: the token endpoint %s could not be used: %s (the next run tries again)"
-                             % (config.setting, where, one_line(reason, config)))
+                             % (config.setting, where, one_line(reason, config, extra)))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from typing import Any
 
 from ..settingtypes import OAuth2
 from .errors import refused, unreachable
@@ -31,8 +32,16 @@ def fetch(config: OAuth2) -> Grant:
         raise refused(config, "service_account_file", str(exc)) from None
     session = requests.Session()
     session.verify = requests_verify()
+    transport = Request(session)
+
+    def request(*args: Any, **kwargs: Any) -> Any:
+        # google-auth asks with its own default timeout (120 s) unless told:
+        # the setting's timeout holds here too.
+        kwargs["timeout"] = config.timeout
+        return transport(*args, **kwargs)
+
     try:
-        credentials.refresh(Request(session))
+        credentials.refresh(request)
     except exceptions.TransportError as exc:
         raise unreachable(config, credentials._token_uri, str(exc)) from None
     except exceptions.RefreshError as exc:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import math
 import os
 import ssl
 import urllib.error
@@ -30,6 +31,9 @@ log = logging.getLogger(__name__)
 # When the provider does not say how long a token lives (RFC 6749 section
 # 5.1 makes expires_in optional): assume a short life rather than a long one.
 DEFAULT_LIFETIME = 600
+# Entra ID's and Google's tokens live an hour or so: a provider that says
+# years (or Infinity) is not believed, and the token is kept a day at most.
+MAX_LIFETIME = 86400
 
 
 @dataclass(frozen=True)
@@ -93,7 +97,8 @@ def post_form(config: OAuth2, url: str, fields: dict[str, str], basic: tuple[str
     opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=ssl_context()), _NoRedirect)
     # What must not be echoed back in a message: the secrets sent (not "refresh_token", the grant's name).
     secrets = tuple(fields.get(k, "") for k in ("refresh_token", "client_secret", "client_assertion", "assertion"))
-    secrets += (basic[1],) if basic else ()
+    if basic:  # an error page may echo the request's headers too
+        secrets += (basic[1], headers["Authorization"].split()[1])
     try:
         with opener.open(request, timeout=config.timeout) as response:
             body = response.read(1 << 20)
@@ -113,7 +118,7 @@ def http_error(config: OAuth2, url: str, status: int, text: str, secrets: tuple[
     except ValueError:
         answer = None
     if status >= 500 or status == 429 or not isinstance(answer, dict) or "error" not in answer:
-        return unreachable(config, url, "HTTP %d %s" % (status, text if answer is None else ""))
+        return unreachable(config, url, "HTTP %d %s" % (status, text if answer is None else ""), secrets)
     return refused(config, str(answer["error"]), str(answer.get("error_description", "")), secrets)
 
 
@@ -133,11 +138,13 @@ def read_grant(config: OAuth2, url: str, text: str, secrets: tuple[str, ...] = (
 def lifetime(value: Any) -> int:
     """``expires_in`` as seconds (some endpoints send it as a string); missing or odd: a short default."""
     try:
-        seconds = int(float(value))
+        seconds = float(value)
     except (TypeError, ValueError):
         return DEFAULT_LIFETIME
-    return seconds if seconds > 0 else DEFAULT_LIFETIME
+    if not math.isfinite(seconds) or seconds <= 0:  # JSON's Infinity and NaN parse as floats
+        return DEFAULT_LIFETIME
+    return int(min(seconds, MAX_LIFETIME))
 
 
-__all__ = ["DEFAULT_LIFETIME", "Grant", "OAuth2Refused", "ca_bundle", "lifetime", "post_form", "read_grant",
-           "requests_verify", "ssl_context", "ca_files"]
+__all__ = ["DEFAULT_LIFETIME", "MAX_LIFETIME", "Grant", "OAuth2Refused", "ca_bundle", "lifetime", "post_form",
+           "read_grant", "requests_verify", "ssl_context", "ca_files"]
