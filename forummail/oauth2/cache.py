@@ -40,9 +40,14 @@ def early(lifetime: int) -> int:
 
 
 def grant_key(config: OAuth2) -> str:
-    """What identifies the grant, hashed: never a secret (the refresh token has its own lineage hash)."""
+    """What identifies the grant, hashed: never a secret in clear.
+
+    The settings' refresh token counts (by its hash): two settings of one
+    client and mailbox with refresh tokens of their own are two grants, and
+    with a provider that rotates, sharing a row would spend each other's.
+    """
     parts = [config.provider, config.token_url, config.authority, config.tenant, config.client_id,
-             config.scope, config.subject, config.service_account_file]
+             config.scope, config.subject, config.service_account_file, origin(config.refresh_token)]
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 
