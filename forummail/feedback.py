@@ -80,14 +80,16 @@ def on_report(conn: psycopg.Connection, report: Report, mail: ParsedMail, replie
     recipients = report.recipients
     if report.kind == COMPLAINT and not recipients:
         # The complaint names nobody (redacted): it is about whom the quoted mail went to.
+        # An empty recipient is system mail to MAIL_ADMIN (enqueue_email): the
+        # administrators' own alerts are never theirs to stop this way.
         recipients = [Recipient(address=a, action="complained")
-                      for a in dict.fromkeys(n.recipient.strip().lower() for n in notes.values())]
+                      for a in dict.fromkeys(n.recipient.strip().lower() for n in notes.values()) if a]
     lines: list[str] = []
     suppressed: list[str] = []
     for recipient in recipients:
         lines.append(_apply(conn, report, recipient, list(notes.values()), inbound_id, suppressed))
     if not lines:
-        lines.append("names no recipient: nothing changed")
+        lines.append("names no recipient (a mail to MAIL_ADMIN names none): nothing changed")
     return Effect(kind, _bound("%s: %s" % (what, "; ".join(lines))), suppressed)
 
 
@@ -104,7 +106,7 @@ def _kind(report: Report) -> str:
 def _apply(conn: psycopg.Connection, report: Report, recipient: Recipient, notes: list[Sent], inbound_id: int,
            suppressed: list[str]) -> str:
     address = clean(recipient.address.strip().lower())
-    mine = [n for n in notes if n.recipient.strip().lower() == address]
+    mine = [n for n in notes if n.recipient.strip().lower() == address] if address else []
     ids = ", ".join(str(n.id) for n in notes)
     if not mine:
         # A forged report naming someone else, or our mail forwarded on: never theirs to stop.

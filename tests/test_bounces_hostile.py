@@ -1,0 +1,36 @@
+"""Hostile and careless cases of reports, complaints and unsubscribes, end to end.
+
+Each test here was an attack (or a mistake) that got through once: a
+complaint about the administrators' own alert, a flood of garbage one-click
+tokens, a real report replayed after the administrator cleared the address.
+"""
+
+from __future__ import annotations
+
+from tests import reportmail
+from tests.conftest import Env, Forum
+from tests.servers import DovecotServer
+from tests.test_bounces import post_again, received, records, renv, rows, sent, suppressions  # noqa: F401
+from tests.test_replies import fetch_run, notification_for
+
+
+def test_reports_about_a_queued_alert_never_stop_mail_to_mail_admin(
+        renv: Env, pop: DovecotServer, forum: Forum, sent: dict[str, int]) -> None:
+    # An alert that could not go straight out waits in the queue (recipient ''): MAIL_ADMIN's mail.
+    forum.conn.execute("SELECT enqueue_email('', '[forummail] trouble', 'body', 'admin-alert')")
+    renv.smtp.received.clear()
+    assert renv.run("send_notifications.py").returncode == 0
+    alert = received(renv, "admin@forum.test")
+    # The administrator marks it as spam (a redacted ARF), and their mailbox bounces it.
+    pop.deliver(reportmail.arf(alert.data, "noreply@forum.test", None))
+    pop.deliver(reportmail.postfix(alert.data, alert.sender, "admin@forum.test"))
+    assert fetch_run(renv).returncode == 0
+    assert suppressions(forum) == []
+    complaint, bounce = records(forum)
+    assert complaint[:2] == ("ignored", "complaint") and "nothing changed" in complaint[2]
+    assert bounce[:2] == ("ignored", "bounce") and "nothing changed" in bounce[2]
+    # The next queued alert still goes.
+    forum.conn.execute("SELECT enqueue_email('', '[forummail] more trouble', 'body', 'admin-alert')")
+    renv.smtp.received.clear()
+    assert renv.run("send_notifications.py").returncode == 0
+    assert [m.recipients for m in renv.smtp.messages] == [["admin@forum.test"]]
