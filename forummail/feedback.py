@@ -168,21 +168,35 @@ def apply_requests(conn: psycopg.Connection, secrets: Iterable[str]) -> int:
     """Apply the one-click unsubscribes the forum's endpoint stored; return how many took effect.
 
     No confirmation mail: the person clicked in their mail program, which
-    already showed them the result (RFC 8058 section 3.2).
+    already showed them the result (RFC 8058 section 3.2).  The endpoint
+    stores whatever anyone on the web posts to it: all of the table is read
+    (a flood must not hold back the real request behind it, which must stop
+    the very next mail), in batches of their own transaction, and a token
+    that is not ours is one line of the log file each, with one warning for
+    the run (cron mails stderr: a flood must not become a flood of mail).
     """
     keys = list(secrets)
-    done = 0
-    with conn.transaction():
-        for request_id, token in store.suppressions.take_requests(conn):
-            request = tags.verify_unsubscribe(keys, token)
-            if request is None:
-                log.warning("one-click unsubscribe request %d: the token is not ours: dropped", request_id)
-            elif store.suppressions.member(conn, request.user_id, request.task_id) is None:
-                log.info("one-click unsubscribe request %d: user %d or task %d no longer exists",
-                         request_id, request.user_id, request.task_id)
-            elif store.suppressions.unsubscribe(conn, request.user_id, request.task_id, None):
-                log.info("user %d unsubscribed from task %d (one-click)", request.user_id, request.task_id)
-                done += 1
+    done = dropped = 0
+    while True:
+        with conn.transaction():
+            batch = store.suppressions.take_requests(conn)
+            for request_id, token in batch:
+                request = tags.verify_unsubscribe(keys, token)
+                if request is None:
+                    log.info("one-click unsubscribe request %d: the token is not ours: dropped", request_id)
+                    dropped += 1
+                elif store.suppressions.member(conn, request.user_id, request.task_id) is None:
+                    log.info("one-click unsubscribe request %d: user %d or task %d no longer exists",
+                             request_id, request.user_id, request.task_id)
+                elif store.suppressions.unsubscribe(conn, request.user_id, request.task_id, None):
+                    log.info("user %d unsubscribed from task %d (one-click)", request.user_id, request.task_id)
+                    done += 1
+        if not batch:
+            break
+    if dropped:
+        log.warning("%d one-click unsubscribe request(s) carried a token that is not ours and were dropped; if "
+                    "none ever works, check that the forum's endpoint stores the token alone (docs/guide.md)",
+                    dropped)
     return done
 
 

@@ -34,3 +34,25 @@ def test_reports_about_a_queued_alert_never_stop_mail_to_mail_admin(
     renv.smtp.received.clear()
     assert renv.run("send_notifications.py").returncode == 0
     assert [m.recipients for m in renv.smtp.messages] == [["admin@forum.test"]]
+
+
+def test_a_flood_of_garbage_one_click_tokens_holds_back_nothing_and_says_one_line(
+        renv: Env, forum: Forum, sent: dict[str, int]) -> None:
+    link = str(notification_for(renv, "bob@example.com")["List-Unsubscribe"])
+    token = link.partition("+unsub-")[2].partition("@")[0]
+    # Anyone on the web can post to the forum's endpoint, which stores what it got.
+    forum.conn.execute("INSERT INTO unsubscribe_requests (token) SELECT '1.1.' || g || ''' OR 1=1; --'"
+                       " FROM generate_series(1, 10000) g")
+    forum.conn.execute("INSERT INTO unsubscribe_requests (token) VALUES (%s)", (token,))
+    renv.smtp.received.clear()
+    forum.post(sent["task"], sent["ann"], "Thursday it is.")
+    result = renv.run("send_notifications.py")
+    assert result.returncode == 0
+    # Bob's real request, behind the flood, stopped his very next mail.
+    assert rows(forum, "bob@example.com")[1][0] == "cancelled"
+    assert [m.recipients for m in renv.smtp.messages] == [["cat@example.com"]]
+    assert forum.conn.execute("SELECT count(*) FROM unsubscribe_requests").fetchone()[0] == 0  # type: ignore[index]
+    # One line for cron to mail, not ten thousand; the log file has each.
+    [line] = result.stderr.splitlines()
+    assert "10000 one-click unsubscribe request(s)" in line and "token" in line
+    assert renv.log.count("the token is not ours: dropped") == 10000
