@@ -112,6 +112,12 @@ def _apply(conn: psycopg.Connection, report: Report, recipient: Recipient, notes
         # A forged report naming someone else, or our mail forwarded on: never theirs to stop.
         return "names %s, to whom notification %s was not sent: nothing changed" % (address, ids)
     first = mine[0].id
+    cleared = store.suppressions.sent_before_clear(conn, address, max(n.id for n in mine))
+    if cleared is not None and (report.kind == COMPLAINT or recipient.permanent or recipient.temporary):
+        # A late or replayed report about mail from before the administrator's
+        # --clear: it must not undo that decision (a new bounce of new mail will).
+        return "about notification %d to %s, sent before the administrator cleared the address (%s): " \
+               "nothing changed" % (first, address, cleared)
     said = clean(" ".join(x for x in (recipient.status, recipient.diagnostic) if x)) or "no diagnostic"
     if report.kind == COMPLAINT:
         reason = "complaint about notification %d (%s)" % (first, report.feedback_type or "abuse")

@@ -56,3 +56,27 @@ def test_a_flood_of_garbage_one_click_tokens_holds_back_nothing_and_says_one_lin
     [line] = result.stderr.splitlines()
     assert "10000 one-click unsubscribe request(s)" in line and "token" in line
     assert renv.log.count("the token is not ours: dropped") == 10000
+
+
+def test_a_report_replayed_after_the_administrator_cleared_the_address_changes_nothing(
+        renv: Env, pop: DovecotServer, forum: Forum, sent: dict[str, int]) -> None:
+    bob = received(renv, "bob@example.com")
+    bounce = reportmail.postfix(bob.data, bob.sender, "bob@example.com")
+    pop.deliver(bounce)
+    assert fetch_run(renv).returncode == 0
+    assert suppressions(forum) == [("bob@example.com", "bounce")]
+    assert renv.run("manage.py", "suppressions", "--clear", "bob@example.com").returncode == 0
+    # The same report again (a new Message-ID, so no duplicate), and a complaint about the same old mail.
+    pop.deliver(bounce.replace(b"Message-ID: <", b"Message-ID: <replayed.", 1))
+    pop.deliver(reportmail.arf(bob.data, "noreply@forum.test", None))
+    assert fetch_run(renv).returncode == 0
+    assert suppressions(forum) == []
+    for status, report, reason in records(forum)[1:]:
+        assert status == "ignored" and "sent before the administrator cleared the address" in reason
+    post_again(renv, forum, sent)
+    assert sorted(r for m in renv.smtp.messages for r in m.recipients) == ["bob@example.com", "cat@example.com"]
+    # A bounce of the new mail still counts: the address is suppressed again.
+    new = received(renv, "bob@example.com")
+    pop.deliver(reportmail.postfix(new.data, new.sender, "bob@example.com"))
+    assert fetch_run(renv).returncode == 0
+    assert suppressions(forum) == [("bob@example.com", "bounce")]

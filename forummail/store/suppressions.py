@@ -126,9 +126,26 @@ def unsubscriptions(conn: psycopg.Connection, limit: int) -> list[dict[str, Any]
 
 
 def clear(conn: psycopg.Connection, address: str) -> int:
-    """Lift the suppression of an address and forget its soft bounces; rows removed."""
+    """Lift the suppression of an address and forget its soft bounces; rows removed.
+
+    When it was suppressed, the time is kept: reports about mail sent before
+    it change nothing (``sent_before_clear``).
+    """
     conn.execute("DELETE FROM soft_bounces WHERE address = lower(btrim(%s))", (address,))
-    return conn.execute("DELETE FROM suppressions WHERE address = lower(btrim(%s))", (address,)).rowcount
+    removed = conn.execute("DELETE FROM suppressions WHERE address = lower(btrim(%s))", (address,)).rowcount
+    if removed:
+        conn.execute("INSERT INTO suppression_clears (address) VALUES (lower(btrim(%s)))"
+                     " ON CONFLICT (address) DO UPDATE SET cleared_at = now()", (address,))
+    return removed
+
+
+def sent_before_clear(conn: psycopg.Connection, address: str, notification_id: int) -> str | None:
+    """When the address was cleared, if the notification went out (or was queued) before that; else None."""
+    row = conn.execute(
+        "SELECT to_char(c.cleared_at, 'YYYY-MM-DD HH24:MI') FROM suppression_clears c, notifications n"
+        " WHERE c.address = lower(btrim(%s)) AND n.id = %s"
+        " AND coalesce(n.sent_at, n.created_at) <= c.cleared_at", (address, notification_id)).fetchone()
+    return str(row[0]) if row else None
 
 
 def resubscribe(conn: psycopg.Connection, address: str, task_id: int) -> int:
