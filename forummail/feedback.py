@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import psycopg
 
-from . import store, tags
+from . import addresses, store, tags
 from .parse import ParsedMail
 from .reports import COMPLAINT, Recipient, Report
 from .safetext import clean
@@ -105,12 +105,16 @@ def _kind(report: Report) -> str:
 
 def _apply(conn: psycopg.Connection, report: Report, recipient: Recipient, notes: list[Sent], inbound_id: int,
            suppressed: list[str]) -> str:
-    address = clean(recipient.address.strip().lower())
-    mine = [n for n in notes if n.recipient.strip().lower() == address] if address else []
+    reported = clean(recipient.address.strip().lower())
+    key = _same(recipient.address)
+    mine = [n for n in notes if _same(n.recipient) == key] if key else []
     ids = ", ".join(str(n.id) for n in notes)
     if not mine:
         # A forged report naming someone else, or our mail forwarded on: never theirs to stop.
-        return "names %s, to whom notification %s was not sent: nothing changed" % (address, ids)
+        return "names %s, to whom notification %s was not sent: nothing changed" % (reported, ids)
+    # Suppressed as the forum stores it, lower-cased by the database as the
+    # sender's check does (texts are made safe by _bound).
+    address = mine[0].recipient.strip()
     first = mine[0].id
     cleared = store.suppressions.sent_before_clear(conn, address, max(n.id for n in mine))
     if cleared is not None and (report.kind == COMPLAINT or recipient.permanent or recipient.temporary):
@@ -139,10 +143,18 @@ def _apply(conn: psycopg.Connection, report: Report, recipient: Recipient, notes
                                                                said[:200])
 
 
+def _same(address: str) -> str:
+    """What two spellings of one mailbox share: its wire form (IDNA domain), lower-cased."""
+    try:
+        return addresses.mailbox(address).address.lower()
+    except addresses.InvalidAddress:
+        return address.strip().lower()
+
+
 def _suppress(conn: psycopg.Connection, address: str, kind: str, reason: str, notification_id: int,
               inbound_id: int, suppressed: list[str]) -> str:
     if store.suppressions.suppress(conn, address, kind, reason, notification_id, inbound_id):
-        suppressed.append(address)
+        suppressed.append(address.lower())
         log.info("address %s suppressed: %s", address, reason)
         return "%s; %s suppressed" % (reason, address)
     return "%s; %s was suppressed already" % (reason, address)

@@ -80,3 +80,21 @@ def test_a_report_replayed_after_the_administrator_cleared_the_address_changes_n
     pop.deliver(reportmail.postfix(new.data, new.sender, "bob@example.com"))
     assert fetch_run(renv).returncode == 0
     assert suppressions(forum) == [("bob@example.com", "bounce")]
+
+
+def test_a_bounce_of_an_internationalised_domain_suppresses_the_address_as_stored(
+        renv: Env, pop: DovecotServer, forum: Forum, small_forum: dict[str, int]) -> None:
+    # The forum stores the domain in Unicode; our server was given (and the report names) its IDNA form.
+    dora = forum.user(small_forum["universe"], "Dora", "Dora@Bücher.test")
+    task = forum.task(small_forum["universe"], "Typesetting", [small_forum["ann"], dora])
+    forum.post(task, small_forum["ann"], "Who has the umlaut fonts?")
+    assert renv.run("send_notifications.py").returncode == 0
+    mail = received(renv, "Dora@xn--bcher-kva.test")
+    pop.deliver(reportmail.postfix(mail.data, mail.sender, "Dora@xn--bcher-kva.test"))
+    assert fetch_run(renv).returncode == 0
+    assert suppressions(forum) == [("dora@bücher.test", "bounce")]
+    assert rows(forum, "Dora@Bücher.test")[0][0] == "bounced"
+    # The administrator may name it in either form, in any case.
+    cleared = renv.run("manage.py", "suppressions", "--clear", "DORA@xn--bcher-kva.test")
+    assert cleared.returncode == 0, cleared.stderr
+    assert suppressions(forum) == []

@@ -125,18 +125,21 @@ def unsubscriptions(conn: psycopg.Connection, limit: int) -> list[dict[str, Any]
         return cur.fetchall()
 
 
-def clear(conn: psycopg.Connection, address: str) -> int:
-    """Lift the suppression of an address and forget its soft bounces; rows removed.
+def clear(conn: psycopg.Connection, spellings: list[str]) -> int:
+    """Lift the suppression of an address (any of its spellings) and forget its soft bounces; rows removed.
 
     When it was suppressed, the time is kept: reports about mail sent before
     it change nothing (``sent_before_clear``).
     """
-    conn.execute("DELETE FROM soft_bounces WHERE address = lower(btrim(%s))", (address,))
-    removed = conn.execute("DELETE FROM suppressions WHERE address = lower(btrim(%s))", (address,)).rowcount
-    if removed:
-        conn.execute("INSERT INTO suppression_clears (address) VALUES (lower(btrim(%s)))"
+    conn.execute("DELETE FROM soft_bounces WHERE address IN (SELECT lower(btrim(x)) FROM unnest(%s::text[]) x)",
+                 (spellings,))
+    removed = [r[0] for r in conn.execute(
+        "DELETE FROM suppressions WHERE address IN (SELECT lower(btrim(x)) FROM unnest(%s::text[]) x)"
+        " RETURNING address", (spellings,))]
+    for address in removed:
+        conn.execute("INSERT INTO suppression_clears (address) VALUES (%s)"
                      " ON CONFLICT (address) DO UPDATE SET cleared_at = now()", (address,))
-    return removed
+    return len(removed)
 
 
 def sent_before_clear(conn: psycopg.Connection, address: str, notification_id: int) -> str | None:
