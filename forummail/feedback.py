@@ -61,8 +61,12 @@ def envelope_addresses(mail: ParsedMail) -> list[str]:
 
 
 def on_report(conn: psycopg.Connection, report: Report, mail: ParsedMail, replier_addr: str,
-              secrets: Iterable[str], inbound_id: int) -> Effect:
-    """Apply a report to the notifications it proves it is about; say what it did."""
+              secrets: Iterable[str], inbound_id: int, debug: bool = False) -> Effect:
+    """Apply a report to the notifications it proves it is about; say what it did.
+
+    ``debug``: DEBUG is on, so our mail went to MAIL_ADMIN, not to the
+    recipient a row names.
+    """
     kind = _kind(report)
     what = report.describe()
     notes: dict[int, Sent] = {}
@@ -78,6 +82,9 @@ def on_report(conn: psycopg.Connection, report: Report, mail: ParsedMail, replie
         return Effect(kind, _bound("%s matches no notification of ours (quoted Message-ID: %s; no valid bounce "
                                    "tag): nothing changed" % (what, quoted)))
     recipients = report.recipients
+    if report.kind == COMPLAINT and not recipients and debug:
+        return Effect(kind, _bound("%s names nobody; with DEBUG on the mail went to MAIL_ADMIN, whose complaint "
+                                   "it is: nothing changed" % what))
     if report.kind == COMPLAINT and not recipients:
         # The complaint names nobody (redacted): it is about whom the quoted mail went to.
         # An empty recipient is system mail to MAIL_ADMIN (enqueue_email): the

@@ -8,7 +8,7 @@ tokens, a real report replayed after the administrator cleared the address.
 from __future__ import annotations
 
 from tests import reportmail
-from tests.conftest import Env, Forum
+from tests.conftest import POP_PASSWORD, Env, Forum
 from tests.servers import DovecotServer
 from tests.test_bounces import post_again, received, records, renv, rows, sent, suppressions  # noqa: F401
 from tests.test_replies import fetch_run, notification_for
@@ -98,3 +98,21 @@ def test_a_bounce_of_an_internationalised_domain_suppresses_the_address_as_store
     cleared = renv.run("manage.py", "suppressions", "--clear", "DORA@xn--bcher-kva.test")
     assert cleared.returncode == 0, cleared.stderr
     assert suppressions(forum) == []
+
+
+def test_in_debug_a_complaint_is_the_administrators_and_suppresses_no_member(
+        env: Env, pop: DovecotServer, forum: Forum, small_forum: dict[str, int]) -> None:
+    env.configure(top={"DEBUG": True}, opts={"replier_pop_addr": "127.0.0.1:%d" % pop.port,
+                                             "replier_pop_ssl": False, "replier_pop_login": "replies",
+                                             "replier_pop_timeout": 10},
+                  env={"REPLIER_POP_PSSWD": POP_PASSWORD})
+    forum.post(small_forum["task"], small_forum["ann"], "Can someone rack the new nodes on Thursday?")
+    assert env.run("send_notifications.py").returncode == 0
+    # DEBUG sent Bob's notification to MAIL_ADMIN, who marks it as spam (a redacted ARF).
+    for_bob = next(m for m in env.smtp.messages if b"X-Intended-Recipient: bob@example.com" in m.data)
+    assert for_bob.recipients == ["admin@forum.test"]
+    pop.deliver(reportmail.arf(for_bob.data, "noreply@forum.test", None))
+    assert fetch_run(env).returncode == 0
+    assert suppressions(forum) == []
+    [(status, report, reason)] = records(forum)
+    assert (status, report) == ("ignored", "complaint") and "DEBUG" in reason
