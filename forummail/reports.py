@@ -207,11 +207,17 @@ def _dsn(message: Message) -> Report:
     return report
 
 
-def _arf(message: Message) -> Report:
+def _arf(message: Message) -> Report | None:
+    """The complaint, or None without its ``message/feedback-report`` part.
+
+    RFC 5965 section 2 requires that part; a "complaint" without it names
+    nobody and would be read as being about whoever the quoted mail went to.
+    """
     report = Report(COMPLAINT, "arf", message_ids=_originals(message))
-    for part in _children(message):
-        if part.get_content_type() != "message/feedback-report":
-            continue
+    parts = [p for p in _children(message) if p.get_content_type() == "message/feedback-report"]
+    if not parts:
+        return None
+    for part in parts:
         blocks = _fields(part)
         block = blocks[0] if blocks else Message()
         report.feedback_type = _value(block, "Feedback-Type").lower()[:40]

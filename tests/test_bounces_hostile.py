@@ -116,3 +116,16 @@ def test_in_debug_a_complaint_is_the_administrators_and_suppresses_no_member(
     assert suppressions(forum) == []
     [(status, report, reason)] = records(forum)
     assert (status, report) == ("ignored", "complaint") and "DEBUG" in reason
+
+
+def test_a_report_lying_that_it_is_a_complaint_is_no_complaint(
+        renv: Env, pop: DovecotServer, forum: Forum, sent: dict[str, int]) -> None:
+    bob = received(renv, "bob@example.com")
+    # A delivery report about Cat, relabelled report-type=feedback-report: no message/feedback-report part.
+    lying = reportmail.postfix(bob.data, bob.sender, "cat@example.com").replace(
+        b"report-type=delivery-status", b"report-type=feedback-report")
+    pop.deliver(lying)
+    assert fetch_run(renv).returncode == 0
+    assert suppressions(forum) == []
+    [(status, report, _)] = records(forum)
+    assert (status, report) == ("ignored", None)
