@@ -129,3 +129,20 @@ def test_a_report_lying_that_it_is_a_complaint_is_no_complaint(
     assert suppressions(forum) == []
     [(status, report, _)] = records(forum)
     assert (status, report) == ("ignored", None)
+
+
+def test_a_report_making_a_thousand_guesses_at_our_message_ids_counts_only_one(
+        renv: Env, pop: DovecotServer, forum: Forum, sent: dict[str, int]) -> None:
+    bob = received(renv, "bob@example.com")
+    real = notification_for(renv, "bob@example.com")["Message-ID"]
+    guesses = " ".join("<n%d.%08d@forum.test>" % (i, i) for i in range(1000))
+    # One Message-ID field carrying a thousand guesses, Bob's real id among them (a lucky guess),
+    # sent to MAIL_FROM's address (no bounce tag): only the first id may count.
+    original = bob.data.replace(("Message-ID: %s" % real).encode(), ("Message-ID: %s %s" % (guesses, real)).encode())
+    assert original != bob.data
+    pop.deliver(reportmail.postfix(original, "noreply@forum.test", "bob@example.com"))
+    assert fetch_run(renv).returncode == 0
+    assert suppressions(forum) == []
+    assert rows(forum, "bob@example.com")[0][0] == "sent"
+    [(_, report, reason)] = records(forum)
+    assert report == "bounce" and "matches no notification of ours" in reason
