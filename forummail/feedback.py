@@ -93,7 +93,12 @@ def on_report(conn: psycopg.Connection, report: Report, mail: ParsedMail, replie
                       for a in dict.fromkeys(n.recipient.strip().lower() for n in notes.values()) if a]
     lines: list[str] = []
     suppressed: list[str] = []
+    # One report speaks once for each address: a report listing it five times
+    # must not count as five soft bounces (SOFT_BOUNCE_LIMIT counts reports).
+    once: dict[str, Recipient] = {}
     for recipient in recipients:
+        once.setdefault(_same(recipient.address), recipient)
+    for recipient in once.values():
         lines.append(_apply(conn, report, recipient, list(notes.values()), inbound_id, suppressed))
     if not lines:
         lines.append("names no recipient (a mail to MAIL_ADMIN names none): nothing changed")

@@ -146,3 +146,21 @@ def test_a_report_making_a_thousand_guesses_at_our_message_ids_counts_only_one(
     assert rows(forum, "bob@example.com")[0][0] == "sent"
     [(_, report, reason)] = records(forum)
     assert report == "bounce" and "matches no notification of ours" in reason
+
+
+def test_one_report_naming_an_address_five_times_is_one_soft_bounce(
+        renv: Env, pop: DovecotServer, forum: Forum, sent: dict[str, int]) -> None:
+    bob = received(renv, "bob@example.com")
+    block = ("Final-Recipient: rfc822; bob@example.com\nAction: delayed\nStatus: 4.2.2\n"
+             "Diagnostic-Code: smtp; 452 4.2.2 mailbox full\n")
+    report = reportmail.postfix(bob.data, bob.sender, "bob@example.com", action="delayed", status="4.2.2",
+                                diagnostic="smtp; 452 4.2.2 mailbox full")
+    first = b"Final-Recipient: rfc822; bob@example.com\n"
+    assert report.count(first) == 1
+    pop.deliver(report.replace(first, ((block + "\n") * 4).encode() + first))
+    assert fetch_run(renv).returncode == 0
+    assert forum.conn.execute("SELECT count(*) FROM soft_bounces").fetchone()[0] == 1  # type: ignore[index]
+    forum.conn.execute("UPDATE soft_bounces SET reported_at = reported_at - interval '4 days'")
+    pop.deliver(report.replace(b"Message-ID: <", b"Message-ID: <again.", 1))
+    assert fetch_run(renv).returncode == 0
+    assert suppressions(forum) == []  # two reports over four days: a full mailbox, not a dead one
