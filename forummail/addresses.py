@@ -72,6 +72,27 @@ def mailbox(address: str) -> Mailbox:
     return _mailbox(address.strip(" "))
 
 
+def spellings(address: str) -> list[str]:
+    """The forms one mailbox may be stored or reported in: as given, the wire form (IDNA), the Unicode domain.
+
+    A forum stores ``bob@bücher.de``; our server was given, and a delivery
+    report names, ``bob@xn--bcher-kva.de`` (RFC 5890): the same mailbox.
+    """
+    given = address.strip()
+    found = [given]
+    try:
+        found.append(mailbox(given).address)
+    except InvalidAddress:
+        pass
+    local, _, domain = given.rpartition("@")
+    if local and "xn--" in domain.lower():
+        try:
+            found.append("%s@%s" % (local, domain.encode("ascii").decode("idna")))
+        except (UnicodeError, ValueError):
+            pass
+    return list(dict.fromkeys(found))
+
+
 def problem(address: str) -> str:
     """What is wrong with ``address``; empty when it is a valid mailbox."""
     try:

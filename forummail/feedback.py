@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import psycopg
 
-from . import store, tags
+from . import addresses, store, tags
 from .parse import ParsedMail
 from .reports import COMPLAINT, Recipient, Report
 from .safetext import clean
@@ -61,8 +61,12 @@ def envelope_addresses(mail: ParsedMail) -> list[str]:
 
 
 def on_report(conn: psycopg.Connection, report: Report, mail: ParsedMail, replier_addr: str,
-              secrets: Iterable[str], inbound_id: int) -> Effect:
-    """Apply a report to the notifications it proves it is about; say what it did."""
+              secrets: Iterable[str], inbound_id: int, debug: bool = False) -> Effect:
+    """Apply a report to the notifications it proves it is about; say what it did.
+
+    ``debug``: DEBUG is on, so our mail went to MAIL_ADMIN, not to the
+    recipient a row names.
+    """
     kind = _kind(report)
     what = report.describe()
     notes: dict[int, Sent] = {}
@@ -78,16 +82,26 @@ def on_report(conn: psycopg.Connection, report: Report, mail: ParsedMail, replie
         return Effect(kind, _bound("%s matches no notification of ours (quoted Message-ID: %s; no valid bounce "
                                    "tag): nothing changed" % (what, quoted)))
     recipients = report.recipients
+    if report.kind == COMPLAINT and not recipients and debug:
+        return Effect(kind, _bound("%s names nobody; with DEBUG on the mail went to MAIL_ADMIN, whose complaint "
+                                   "it is: nothing changed" % what))
     if report.kind == COMPLAINT and not recipients:
         # The complaint names nobody (redacted): it is about whom the quoted mail went to.
+        # An empty recipient is system mail to MAIL_ADMIN (enqueue_email): the
+        # administrators' own alerts are never theirs to stop this way.
         recipients = [Recipient(address=a, action="complained")
-                      for a in dict.fromkeys(n.recipient.strip().lower() for n in notes.values())]
+                      for a in dict.fromkeys(n.recipient.strip().lower() for n in notes.values()) if a]
     lines: list[str] = []
     suppressed: list[str] = []
+    # One report speaks once for each address: a report listing it five times
+    # must not count as five soft bounces (SOFT_BOUNCE_LIMIT counts reports).
+    once: dict[str, Recipient] = {}
     for recipient in recipients:
+        once.setdefault(_same(recipient.address), recipient)
+    for recipient in once.values():
         lines.append(_apply(conn, report, recipient, list(notes.values()), inbound_id, suppressed))
     if not lines:
-        lines.append("names no recipient: nothing changed")
+        lines.append("names no recipient (a mail to MAIL_ADMIN names none): nothing changed")
     return Effect(kind, _bound("%s: %s" % (what, "; ".join(lines))), suppressed)
 
 
@@ -103,13 +117,23 @@ def _kind(report: Report) -> str:
 
 def _apply(conn: psycopg.Connection, report: Report, recipient: Recipient, notes: list[Sent], inbound_id: int,
            suppressed: list[str]) -> str:
-    address = clean(recipient.address.strip().lower())
-    mine = [n for n in notes if n.recipient.strip().lower() == address]
+    reported = clean(recipient.address.strip().lower())
+    key = _same(recipient.address)
+    mine = [n for n in notes if _same(n.recipient) == key] if key else []
     ids = ", ".join(str(n.id) for n in notes)
     if not mine:
         # A forged report naming someone else, or our mail forwarded on: never theirs to stop.
-        return "names %s, to whom notification %s was not sent: nothing changed" % (address, ids)
+        return "names %s, to whom notification %s was not sent: nothing changed" % (reported, ids)
+    # Suppressed as the forum stores it, lower-cased by the database as the
+    # sender's check does (texts are made safe by _bound).
+    address = mine[0].recipient.strip()
     first = mine[0].id
+    cleared = store.suppressions.sent_before_clear(conn, address, max(n.id for n in mine))
+    if cleared is not None and (report.kind == COMPLAINT or recipient.permanent or recipient.temporary):
+        # A late or replayed report about mail from before the administrator's
+        # --clear: it must not undo that decision (a new bounce of new mail will).
+        return "about notification %d to %s, sent before the administrator cleared the address (%s): " \
+               "nothing changed" % (first, address, cleared)
     said = clean(" ".join(x for x in (recipient.status, recipient.diagnostic) if x)) or "no diagnostic"
     if report.kind == COMPLAINT:
         reason = "complaint about notification %d (%s)" % (first, report.feedback_type or "abuse")
@@ -131,10 +155,18 @@ def _apply(conn: psycopg.Connection, report: Report, recipient: Recipient, notes
                                                                said[:200])
 
 
+def _same(address: str) -> str:
+    """What two spellings of one mailbox share: its wire form (IDNA domain), lower-cased."""
+    try:
+        return addresses.mailbox(address).address.lower()
+    except addresses.InvalidAddress:
+        return address.strip().lower()
+
+
 def _suppress(conn: psycopg.Connection, address: str, kind: str, reason: str, notification_id: int,
               inbound_id: int, suppressed: list[str]) -> str:
     if store.suppressions.suppress(conn, address, kind, reason, notification_id, inbound_id):
-        suppressed.append(address)
+        suppressed.append(address.lower())
         log.info("address %s suppressed: %s", address, reason)
         return "%s; %s suppressed" % (reason, address)
     return "%s; %s was suppressed already" % (reason, address)
@@ -166,21 +198,35 @@ def apply_requests(conn: psycopg.Connection, secrets: Iterable[str]) -> int:
     """Apply the one-click unsubscribes the forum's endpoint stored; return how many took effect.
 
     No confirmation mail: the person clicked in their mail program, which
-    already showed them the result (RFC 8058 section 3.2).
+    already showed them the result (RFC 8058 section 3.2).  The endpoint
+    stores whatever anyone on the web posts to it: all of the table is read
+    (a flood must not hold back the real request behind it, which must stop
+    the very next mail), in batches of their own transaction, and a token
+    that is not ours is one line of the log file each, with one warning for
+    the run (cron mails stderr: a flood must not become a flood of mail).
     """
     keys = list(secrets)
-    done = 0
-    with conn.transaction():
-        for request_id, token in store.suppressions.take_requests(conn):
-            request = tags.verify_unsubscribe(keys, token)
-            if request is None:
-                log.warning("one-click unsubscribe request %d: the token is not ours: dropped", request_id)
-            elif store.suppressions.member(conn, request.user_id, request.task_id) is None:
-                log.info("one-click unsubscribe request %d: user %d or task %d no longer exists",
-                         request_id, request.user_id, request.task_id)
-            elif store.suppressions.unsubscribe(conn, request.user_id, request.task_id, None):
-                log.info("user %d unsubscribed from task %d (one-click)", request.user_id, request.task_id)
-                done += 1
+    done = dropped = 0
+    while True:
+        with conn.transaction():
+            batch = store.suppressions.take_requests(conn)
+            for request_id, token in batch:
+                request = tags.verify_unsubscribe(keys, token)
+                if request is None:
+                    log.info("one-click unsubscribe request %d: the token is not ours: dropped", request_id)
+                    dropped += 1
+                elif store.suppressions.member(conn, request.user_id, request.task_id) is None:
+                    log.info("one-click unsubscribe request %d: user %d or task %d no longer exists",
+                             request_id, request.user_id, request.task_id)
+                elif store.suppressions.unsubscribe(conn, request.user_id, request.task_id, None):
+                    log.info("user %d unsubscribed from task %d (one-click)", request.user_id, request.task_id)
+                    done += 1
+        if not batch:
+            break
+    if dropped:
+        log.warning("%d one-click unsubscribe request(s) carried a token that is not ours and were dropped; if "
+                    "none ever works, check that the forum's endpoint stores the token alone (docs/guide.md)",
+                    dropped)
     return done
 
 

@@ -225,7 +225,8 @@ class Intake:
             report = reports.read(raw, reports.from_mail_system(mail))
         answered = False
         if report is not None:
-            effect = feedback.on_report(self.conn, report, mail, r.replier_from_addr, self.secrets, inbound_id)
+            effect = feedback.on_report(self.conn, report, mail, r.replier_from_addr, self.secrets, inbound_id,
+                                        debug=self.settings.debug)
         else:
             found = feedback.on_unsubscribe(self.conn, r.replier_from_addr, self.secrets, mail, inbound_id)
             if found is None:

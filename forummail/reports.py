@@ -163,8 +163,21 @@ def _typed_address(value: str) -> str:
     return address if "@" in address else ""
 
 
+def _first_id(value: str) -> list[str]:
+    """The one msg-id a Message-ID field holds (RFC 5322 section 3.6.4), as a list of at most one.
+
+    A field with a thousand of them is no mail of ours: it is a thousand
+    guesses at our ids in one report, and only the first counts.
+    """
+    return _MSGID.findall(value)[:1]
+
+
 def _originals(message: Message) -> list[str]:
-    """Message-IDs of the returned original (full message or its headers), in order."""
+    """The Message-ID of the returned original (full message or its headers): the first such part only.
+
+    RFC 3464 section 2 and RFC 5965 section 2 return one original; more
+    parts would only multiply the guesses a forged report makes.
+    """
     found: list[str] = []
     for part in _children(message):
         ctype = part.get_content_type()
@@ -178,8 +191,9 @@ def _originals(message: Message) -> list[str]:
             data = part.get_payload(decode=True)
             text = data.decode("utf-8", "replace") if isinstance(data, bytes) else str(part.get_payload())
             headers = HeaderParser().parsestr(text.lstrip("\r\n"), headersonly=True)
-        found += _MSGID.findall(str(headers.get("Message-ID", "")))
-    return list(dict.fromkeys(found))
+        found += _first_id(str(headers.get("Message-ID", "")))
+        break
+    return found
 
 
 def _dsn(message: Message) -> Report:
@@ -191,7 +205,7 @@ def _dsn(message: Message) -> Report:
         if blocks:
             report.reporter = _value(blocks[0], "Reporting-MTA")
             # Gmail names the original here too (a non-standard field of the per-message block).
-            report.message_ids += [m for m in _MSGID.findall(_value(blocks[0], "X-Original-Message-ID"))
+            report.message_ids += [m for m in _first_id(_value(blocks[0], "X-Original-Message-ID"))
                                    if m not in report.message_ids]
         for block in blocks[1:] if len(blocks) > 1 else blocks:
             address = _typed_address(_value(block, "Final-Recipient")) or \
@@ -207,11 +221,17 @@ def _dsn(message: Message) -> Report:
     return report
 
 
-def _arf(message: Message) -> Report:
+def _arf(message: Message) -> Report | None:
+    """The complaint, or None without its ``message/feedback-report`` part.
+
+    RFC 5965 section 2 requires that part; a "complaint" without it names
+    nobody and would be read as being about whoever the quoted mail went to.
+    """
     report = Report(COMPLAINT, "arf", message_ids=_originals(message))
-    for part in _children(message):
-        if part.get_content_type() != "message/feedback-report":
-            continue
+    parts = [p for p in _children(message) if p.get_content_type() == "message/feedback-report"]
+    if not parts:
+        return None
+    for part in parts:
         blocks = _fields(part)
         block = blocks[0] if blocks else Message()
         report.feedback_type = _value(block, "Feedback-Type").lower()[:40]
@@ -253,7 +273,7 @@ def _status_of(diagnostic: str) -> str:
 
 def _copied_ids(text: str) -> list[str]:
     headers = HeaderParser().parsestr(text.lstrip("\n"), headersonly=True)
-    return _MSGID.findall(str(headers.get("Message-ID", "")))
+    return _first_id(str(headers.get("Message-ID", "")))
 
 
 def _exim(message: Message) -> Report | None:

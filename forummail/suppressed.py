@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import report, store
+from . import addresses, report, store
 from .admin import Done, _database
 from .settings import Settings
 
@@ -36,7 +36,8 @@ def clear(settings: Settings, address: str, task_id: int | None) -> Done:
     done = Done()
     with _database(settings) as conn, conn.transaction():
         if task_id is None:
-            if store.suppressions.clear(conn, address):
+            # Stored as the forum spells it; the administrator may type the IDNA form, or the other way round.
+            if store.suppressions.clear(conn, addresses.spellings(address)):
                 done.lines.append("%s is no longer suppressed: mail to it goes out again" % address)
             else:
                 done.problems.append("%s is not suppressed (manage.py suppressions lists those that are)" % address)

@@ -125,10 +125,30 @@ def unsubscriptions(conn: psycopg.Connection, limit: int) -> list[dict[str, Any]
         return cur.fetchall()
 
 
-def clear(conn: psycopg.Connection, address: str) -> int:
-    """Lift the suppression of an address and forget its soft bounces; rows removed."""
-    conn.execute("DELETE FROM soft_bounces WHERE address = lower(btrim(%s))", (address,))
-    return conn.execute("DELETE FROM suppressions WHERE address = lower(btrim(%s))", (address,)).rowcount
+def clear(conn: psycopg.Connection, spellings: list[str]) -> int:
+    """Lift the suppression of an address (any of its spellings) and forget its soft bounces; rows removed.
+
+    When it was suppressed, the time is kept: reports about mail sent before
+    it change nothing (``sent_before_clear``).
+    """
+    conn.execute("DELETE FROM soft_bounces WHERE address IN (SELECT lower(btrim(x)) FROM unnest(%s::text[]) x)",
+                 (spellings,))
+    removed = [r[0] for r in conn.execute(
+        "DELETE FROM suppressions WHERE address IN (SELECT lower(btrim(x)) FROM unnest(%s::text[]) x)"
+        " RETURNING address", (spellings,))]
+    for address in removed:
+        conn.execute("INSERT INTO suppression_clears (address) VALUES (%s)"
+                     " ON CONFLICT (address) DO UPDATE SET cleared_at = now()", (address,))
+    return len(removed)
+
+
+def sent_before_clear(conn: psycopg.Connection, address: str, notification_id: int) -> str | None:
+    """When the address was cleared, if the notification went out (or was queued) before that; else None."""
+    row = conn.execute(
+        "SELECT to_char(c.cleared_at, 'YYYY-MM-DD HH24:MI') FROM suppression_clears c, notifications n"
+        " WHERE c.address = lower(btrim(%s)) AND n.id = %s"
+        " AND coalesce(n.sent_at, n.created_at) <= c.cleared_at", (address, notification_id)).fetchone()
+    return str(row[0]) if row else None
 
 
 def resubscribe(conn: psycopg.Connection, address: str, task_id: int) -> int:
