@@ -9,7 +9,7 @@ import secrets
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,8 @@ import psycopg
 import pytest
 
 from forummail import db as fm_db
+from forummail.oauth2 import cache as oauth2_cache
+from tests.oauthserver import TokenEndpoint
 from tests.servers import DovecotServer, PostgresServer, SmtpServer, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,6 +76,29 @@ def pop() -> Iterator[DovecotServer]:
     server = DovecotServer(login="replies", password=POP_PASSWORD).start()
     yield server
     server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_oauth2_memory_cache() -> Iterator[None]:
+    """No access token kept in this process from another test (the cache without a database)."""
+    oauth2_cache._memory.clear()
+    yield
+    oauth2_cache._memory.clear()
+
+
+@pytest.fixture
+def endpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TokenEndpoint]:
+    """An OAuth2 token endpoint over HTTPS, its throw-away CA trusted as an installation with its own names it."""
+    server = TokenEndpoint(tmp_path / "oauth").start()
+    monkeypatch.setenv("SSL_CERT_FILE", str(server.ca_file))
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(server.ca_file))  # MSAL's and google-auth's transport
+    yield server
+    server.stop()
+
+
+def connector(database: Database) -> Callable[[], psycopg.Connection]:
+    """Connections to the test database for the OAuth2 token cache, as the scripts open them."""
+    return lambda: database.connect(autocommit=False)
 
 
 @pytest.fixture

@@ -5,46 +5,24 @@ from __future__ import annotations
 
 import logging
 import urllib.parse
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import psycopg
 import pytest
 
 from forummail import oauth2, settings
 from forummail.errors import ConfigError
 from forummail.mailbox import MailboxLoginRefused, Pop3Mailbox
-from forummail.oauth2 import OAuth2Unreachable, cache
+from forummail.oauth2 import OAuth2Unreachable
 from forummail.settingtypes import OAuth2
-from tests.conftest import Database
+from tests.conftest import Database, connector
 from tests.oauthserver import TokenEndpoint
 from tests.servers import DovecotServer
 from tests.test_oauth2_tokens import key_pair
 
 SECRET = "Cl1ent/Secret+of=the&app~42"  # characters a form or a URL writes differently
 GOOGLE_STYLE_REFRESH = "1//0gRefresh-Token/With+Slashes=Nobody-Sees"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_memory_cache() -> Iterator[None]:
-    cache._memory.clear()
-    yield
-    cache._memory.clear()
-
-
-@pytest.fixture
-def endpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TokenEndpoint]:
-    server = TokenEndpoint(tmp_path / "oauth").start()
-    monkeypatch.setenv("SSL_CERT_FILE", str(server.ca_file))
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(server.ca_file))
-    yield server
-    server.stop()
-
-
-def connector(database: Database) -> Callable[[], psycopg.Connection]:
-    return lambda: database.connect(autocommit=False)
 
 
 def generic(endpoint: TokenEndpoint, refresh_token: str = "", **kw: Any) -> OAuth2:

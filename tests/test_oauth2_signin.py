@@ -19,7 +19,6 @@ import pytest
 from forummail import settings
 from forummail.errors import ConfigError
 from forummail.mailbox import MailboxLoginRefused, Pop3Mailbox
-from forummail.oauth2 import cache
 from forummail.settingtypes import OAuth2, Settings, SmtpServer
 from forummail.transport import InsecureSignIn, LoginRefused, ServerDown, Transport, open_connection
 from tests.conftest import Env, Forum, write_conf
@@ -37,17 +36,11 @@ POP_CLIENT = "forum-replies-app"
 
 
 @pytest.fixture
-def endpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TokenEndpoint]:
-    server = TokenEndpoint(tmp_path / "ca").start()
-    server.register(CLIENT, secret=CLIENT_SECRET, subject=MAILER)
-    server.register(POP_CLIENT, secret=CLIENT_SECRET, subject=REPLIES)
-    # The servers' certificates are signed by the endpoint's throw-away CA.
-    monkeypatch.setenv("SSL_CERT_FILE", str(server.ca_file))
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(server.ca_file))  # MSAL's transport
-    cache._memory.clear()  # tokens kept in this process by the in-process tests
-    yield server
-    server.stop()
-    cache._memory.clear()
+def endpoint(endpoint: TokenEndpoint) -> TokenEndpoint:
+    """The shared endpoint (tests/conftest.py), whose CA also signs the servers' certificates, with our two apps."""
+    endpoint.register(CLIENT, secret=CLIENT_SECRET, subject=MAILER)
+    endpoint.register(POP_CLIENT, secret=CLIENT_SECRET, subject=REPLIES)
+    return endpoint
 
 
 def cert(endpoint: TokenEndpoint) -> tuple[Path, Path]:

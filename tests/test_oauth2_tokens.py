@@ -10,45 +10,22 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import psycopg
 import pytest
 
 from forummail import oauth2, settings
 from forummail.errors import ConfigError, TemporaryFailure
 from forummail.oauth2 import OAuth2Refused, OAuth2Unreachable, cache
 from forummail.settingtypes import OAuth2
-from tests.conftest import ROOT, Database, clean_env, write_conf
+from tests.conftest import ROOT, Database, clean_env, connector, write_conf
 from tests.oauthserver import TokenEndpoint
 from tests.servers import free_port
 
 MS_SCOPE = "https://outlook.office365.com/.default"
 SECRET = "Cl1ent-Secret-of-the-app~42"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_memory_cache() -> Iterator[None]:
-    cache._memory.clear()
-    yield
-    cache._memory.clear()
-
-
-@pytest.fixture
-def endpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TokenEndpoint]:
-    server = TokenEndpoint(tmp_path / "oauth").start()
-    # Our own CA, as an installation with its own would name it.
-    monkeypatch.setenv("SSL_CERT_FILE", str(server.ca_file))
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(server.ca_file))
-    yield server
-    server.stop()
-
-
-def connector(database: Database) -> Callable[[], psycopg.Connection]:
-    return lambda: database.connect(autocommit=False)
 
 
 def generic(endpoint: TokenEndpoint, refresh_token: str = "", secret: str = SECRET, **kw: Any) -> OAuth2:
