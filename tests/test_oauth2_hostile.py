@@ -19,7 +19,7 @@ from forummail.settingtypes import OAuth2
 from tests.conftest import Database, connector
 from tests.oauthserver import TokenEndpoint
 from tests.servers import DovecotServer
-from tests.test_oauth2_tokens import key_pair
+from tests.test_oauth2_tokens import key_pair, service_account_file
 
 SECRET = "Cl1ent/Secret+of=the&app~42"  # characters a form or a URL writes differently
 GOOGLE_STYLE_REFRESH = "1//0gRefresh-Token/With+Slashes=Nobody-Sees"
@@ -262,22 +262,9 @@ def test_a_token_is_never_sent_where_the_server_certificate_is_not_checked(tmp_p
 # --- timeouts ---------------------------------------------------------------------------------------
 
 def test_a_slow_google_endpoint_is_given_up_after_the_timeout_set(tmp_path: Path, endpoint: TokenEndpoint) -> None:
-    import json
     import time
 
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    email = "forummail@forum-project.iam.gserviceaccount.com"
-    endpoint.register(email, certificate=key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode())
-    key_file = tmp_path / "service-account.json"
-    key_file.write_text(json.dumps({
-        "type": "service_account", "project_id": "forum-project", "private_key_id": "k1",
-        "private_key": key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                         serialization.NoEncryption()).decode(),
-        "client_email": email, "client_id": "1", "token_uri": endpoint.token_url}))
+    key_file = service_account_file(tmp_path, endpoint)
     config = OAuth2(setting="OPTS['replier_pop_oauth2']", provider="google", subject="replies@forum.test",
                     service_account_file=str(key_file), scope="https://mail.google.com/", timeout=1.0)
     endpoint.delay = 6.0  # google-auth's own default is 120 s; the setting says 1

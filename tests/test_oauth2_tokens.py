@@ -383,8 +383,8 @@ def test_google_refresh_token_at_the_token_url_given(endpoint: TokenEndpoint, da
     assert endpoint.log[0]["client_id"] == "123.apps.googleusercontent.com"  # Google: in the body
 
 
-def test_google_service_account_acts_for_the_mailbox(tmp_path: Path, endpoint: TokenEndpoint,
-                                                     database: Database) -> None:
+def service_account_file(tmp_path: Path, endpoint: TokenEndpoint) -> Path:
+    """A Google service account's key file whose token_uri is ``endpoint``, the account registered there."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -398,6 +398,12 @@ def test_google_service_account_acts_for_the_mailbox(tmp_path: Path, endpoint: T
         "private_key": key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                          serialization.NoEncryption()).decode(),
         "client_email": email, "client_id": "1", "token_uri": endpoint.token_url}))
+    return key_file
+
+
+def test_google_service_account_acts_for_the_mailbox(tmp_path: Path, endpoint: TokenEndpoint,
+                                                     database: Database) -> None:
+    key_file = service_account_file(tmp_path, endpoint)
     config = OAuth2(setting="OPTS['replier_pop_oauth2']", provider="google", subject="replies@forum.test",
                     service_account_file=str(key_file), scope="https://mail.google.com/",
                     token_url="https://oauth2.googleapis.com/token")
