@@ -32,6 +32,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+import time
 from dataclasses import dataclass
 from datetime import date, timedelta
 from email.utils import formatdate
@@ -117,6 +118,14 @@ class Composer:
         self._cache: dict[str, Any] = {}
         self._bodies: dict[tuple[int | None, bool], tuple[str, bytes]] = {}
         self._recipient_free: bool | None = None
+        self._date: tuple[int, str] = (-1, "")
+
+    def _now(self) -> str:
+        """The Date header: formatted once a second, not once a mail (it costs as much as a token)."""
+        second = int(time.time())
+        if second != self._date[0]:
+            self._date = (second, formatdate(second, localtime=True))
+        return self._date[1]
 
     def _template(self, name: str) -> Any:
         if name not in self._cache:
@@ -248,7 +257,7 @@ class Composer:
             h.append(("To", mime.address(header_text(job.recipient_name, NAME_LIMIT), recipient.address)))
         else:
             h.append(("To", ", ".join(recipients)))
-        h += [("Subject", subject), ("Date", formatdate(localtime=True)), ("Message-ID", msgid)]
+        h += [("Subject", subject), ("Date", self._now()), ("Message-ID", msgid)]
         if roots:
             refs = " ".join("<task.%d@%s>" % (r, s.domain) for r in roots)
             h += [("In-Reply-To", refs.rsplit(" ", 1)[-1]), ("References", refs)]

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import select
+import weakref
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -122,6 +123,8 @@ _FAILED = (
     b" attempts = attempts + $6::int, last_error = $4, next_attempt_at = now(),"
     b" message_id_header = coalesce(message_id_header, $3)" + _GUARD
 )
+_OUTCOMES = (_SENT, _RETRY, _FAILED)
+_PREPARED: weakref.WeakKeyDictionary[psycopg.Connection, set[bytes]] = weakref.WeakKeyDictionary()
 _RELEASE = (
     "UPDATE notifications SET status = 'pending', next_attempt_at = now() + make_interval(secs => %(delay)s)"
     " WHERE id = ANY(%(ids)s) AND status = 'sending' AND claimed_by = %(run)s"
@@ -281,11 +284,23 @@ class OutcomeWriter:
     def __init__(self, conn: psycopg.Connection) -> None:
         self.conn = conn
         self.pending: int | None = None  # the job id whose outcome is in flight
+        # A prepared statement belongs to the session: kept per connection,
+        # since several writers may use one (mark_failed makes one each time).
+        self.prepared = _PREPARED.setdefault(conn, set())
 
     def record(self, sql: bytes, params: list[object], job_id: int) -> None:
         self.flush()
         pg = self.conn.pgconn
-        pg.send_query_params(sql, [None if p is None else str(p).encode() for p in params])
+        # Prepared once per connection: PostgreSQL then skips parsing and
+        # planning an UPDATE of a table with a dozen indexes for every mail,
+        # CPU it would otherwise take from the sender on a small machine.
+        name = b"forummail_outcome_%d" % _OUTCOMES.index(sql)
+        if name not in self.prepared:
+            result = pg.prepare(name, sql)
+            if result.status != ExecStatus.COMMAND_OK:
+                raise psycopg.errors.error_from_result(result)
+            self.prepared.add(name)
+        pg.send_query_prepared(name, [None if p is None else str(p).encode() for p in params])
         while pg.flush() == 1:
             select.select([], [pg.socket], [])
         self.pending = job_id
