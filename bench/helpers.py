@@ -141,7 +141,10 @@ TIME = Path("/usr/bin/time")
 
 def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """This environment without what would override the settings file written for the run."""
-    drop = ("CRON_CONF", "MAIL_PSSWD", "DB_PSWD", "REPLIER_POP_PSSWD", "REPLY_TOKEN_SECRET", "PYTHONPROFILEIMPORTTIME")
+    # PYTHONDONTWRITEBYTECODE too: an installation runs from its bytecode
+    # caches, and without them every run would compile our modules again.
+    drop = ("CRON_CONF", "MAIL_PSSWD", "DB_PSWD", "REPLIER_POP_PSSWD", "REPLY_TOKEN_SECRET", "PYTHONPROFILEIMPORTTIME",
+            "PYTHONDONTWRITEBYTECODE")
     env = {k: v for k, v in os.environ.items() if k not in drop}
     env.update(extra or {})
     return env

@@ -21,6 +21,7 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import psycopg
@@ -43,6 +44,16 @@ class Item:
     out: Outgoing
     deadline: float  # monotonic; past it our lease may have passed to another run
     server: str | None = None  # a universe's own server, else any
+
+
+@dataclass
+class Line:
+    """One SMTP connection of a worker and the database connection its outcomes go through."""
+
+    slot: Slot
+    transport: Transport
+    conn: psycopg.Connection
+    writer: store.outgoing.OutcomeWriter
 
 
 @dataclass
@@ -91,10 +102,18 @@ class Dispatcher:
         self.stopping = False
         self.threads: list[threading.Thread] = []
         self.problems: list[str] = []
+        self.inline: Slot | None = None  # the one connection's slot, when the caller's thread sends
+        self.line: Line | None = None  # and that connection
 
     # --- the main thread's side -------------------------------------------
 
     def start(self) -> None:
+        usable = [slot for slot in self.slots.values() if slot.usable]
+        if len(usable) == 1 and usable[0].server.max_connections == 1:
+            # One connection: the calling thread sends itself (see run()).
+            self.inline = usable[0]
+            self.inline.workers = 1
+            return
         for slot in self.slots.values():
             if not slot.usable:
                 continue
@@ -113,6 +132,77 @@ class Dispatcher:
         """Some server can still take mail."""
         with self.lock:
             return self._alive()
+
+    def run(self, items: Iterator[Item]) -> None:
+        """Send every mail ``items`` yields (rendering it as it is taken)."""
+        if self.inline is None:
+            for item in items:
+                self.submit(item)
+        else:
+            self._run_inline(self.inline, items)
+
+    def _run_inline(self, slot: Slot, items: Iterator[Item]) -> None:
+        """One connection, no worker thread: the next mail is rendered while the server takes the last.
+
+        With threads, the renderer and the one worker would share one
+        interpreter lock and hand every mail over through it; here the
+        rendering hides in the server's time to accept the data, and nothing
+        waits for a thread switch.
+        """
+        following: list[Item | None] = []  # the next mail, once taken (None: no more)
+        failure: list[BaseException] = []  # what taking it raised: raised once this mail is settled
+
+        def take_next() -> None:
+            if following or failure:
+                return
+            try:
+                following.append(next(items, None))
+            except BaseException as exc:  # noqa: BLE001 -- a signal or a broken template, raised below
+                failure.append(exc)
+
+        held: Item | None = None
+        try:
+            if self.line is None:
+                self.line = self._open_line(slot)
+            take_next()
+            while True:
+                if failure:
+                    raise failure[0]
+                item = following.pop() if following else None
+                if item is None:
+                    return
+                if item.server is not None and item.server != slot.server.name:
+                    self._submit_pinned(item, item.server)  # not ours to send: it waits for its server
+                    take_next()
+                    continue
+                if not self._alive():
+                    self.outcomes.release(item.jobs, 0)
+                    return
+                with self.lock:
+                    self.inflight += 1
+                held = item
+                going = self._deliver(self.line, item, take_next)
+                held = None
+                if not going:
+                    return
+                take_next()  # when the transaction stopped before the data
+        except psycopg.Error as exc:
+            self._lost_database(slot, exc, held)
+            with self.lock:
+                slot.workers = 0
+        except BaseException:
+            if held is not None:
+                # Stopped mid-transaction (a signal): its rows keep their lease and
+                # go again when it ends; the connection is dropped, since a QUIT
+                # in the middle of the data would only wait for the timeout.
+                self._settled()
+                if self.line is not None:
+                    self.line.transport.drop()
+            raise
+        finally:
+            for item in following:
+                if item is not None:
+                    self.outcomes.release(item.jobs, 0)
 
     def submit(self, item: Item) -> None:
         """Hand a mail to the workers (blocks while they are busy: back-pressure)."""
@@ -165,6 +255,9 @@ class Dispatcher:
             self.work.notify_all()
         for thread in self.threads:
             thread.join()
+        if self.line is not None:
+            self._close_line(self.line)
+            self.line = None
         # Whatever no worker could take goes back for a later run.
         for item in [*self.shared, *(i for s in self.slots.values() for i in s.pinned)]:
             self.outcomes.release(item.jobs, self._wait(self.slots.get(item.server)) if item.server else 0.0)
@@ -229,70 +322,89 @@ class Dispatcher:
         self.outcomes.release(item.jobs, self._wait(slot) if item.server else 0, conn)
         self._settled()
 
+    def _open_line(self, slot: Slot) -> Line:
+        conn = self.outcomes.connect()
+        return Line(slot, Transport([slot.server], db.connector(self.settings, "sender")), conn,
+                    store.outgoing.OutcomeWriter(conn))
+
+    def _close_line(self, line: Line) -> None:
+        line.transport.close()
+        try:
+            line.writer.flush()
+        except psycopg.Error:
+            pass
+        line.conn.close()
+
+    def _deliver(self, line: Line, item: Item, while_waiting: Callable[[], object] | None = None) -> bool:
+        """Send one mail on this line and record its outcome; False when the line takes no more mail.
+
+        Whatever happens, the mail ends settled: recorded, given back to the
+        database, or handed to another worker.
+        """
+        slot, conn, writer = line.slot, line.conn, line.writer
+        # The previous mail's outcome may still be on its way to the database:
+        # it is waited for only where this connection is needed before the
+        # mail's DATA, so it normally overlaps MAIL FROM and RCPT TO.
+        if time.monotonic() > item.deadline:
+            writer.flush()
+            self.outcomes.release(item.jobs, 0, conn)  # our lease is nearly over
+            self._settled()
+            return True
+        if not slot.usable:
+            writer.flush()
+            self._give_back(conn, item, slot)
+            return False
+        if slot.server.budgeted:
+            writer.flush()
+            limit = store.outgoing.budget_take(conn, slot.server, len(item.out.recipients))
+            if limit:
+                self._set(slot, exhausted=limit)
+                self._give_back(conn, item, slot)
+                return False
+        try:
+            # The previous outcome is written while MAIL FROM and RCPT TO
+            # go out, and waited for before DATA (see OutcomeWriter).
+            result = line.transport.send(item.out, before_data=writer.flush, while_waiting=while_waiting)
+        except ServerDown as exc:
+            writer.flush()
+            self._set(slot, down=str(exc))
+            store.outgoing.set_aside(conn, slot.server.name, slot.server.aside_seconds, str(exc))
+            log.info("SMTP server %s left aside for %d s: %s", slot.server.name, slot.server.aside_seconds, exc)
+            self._give_back(conn, item, slot)
+            return False
+        self.outcomes.record(writer, item.jobs, item.out.message_id, result)
+        self._settled()
+        return True
+
+    def _lost_database(self, slot: Slot, exc: psycopg.Error, held: Item | None) -> None:
+        with self.lock:
+            self.problems.append("database: %s" % exc)
+            slot.down = slot.down or "database connection lost"
+        if held is not None:
+            # Its outcome could not be recorded (it may have been sent): its rows
+            # stay claimed by this run until the lease ends, and are taken again
+            # then.  Counted as settled, or finish() would wait for it forever
+            # while another server's workers live.
+            self._settled()
+
     def _work(self, slot: Slot) -> None:
-        transport = Transport([slot.server], db.connector(self.settings, "sender"))
-        conn: psycopg.Connection | None = None
-        writer: store.outgoing.OutcomeWriter | None = None
+        line: Line | None = None
         held: Item | None = None  # taken from the queue and not yet settled or handed on
         try:
-            conn = self.outcomes.connect()
-            writer = store.outgoing.OutcomeWriter(conn)
+            line = self._open_line(slot)
             while True:
                 item = held = self._next(slot)
                 if item is None:
                     return
-                writer.flush()  # the connection is ours again for what follows
-                if time.monotonic() > item.deadline:
-                    self.outcomes.release(item.jobs, 0, conn)  # our lease is nearly over
-                    self._settled()
-                    held = None
-                    continue
-                if not slot.usable:
-                    self._give_back(conn, item, slot)
-                    held = None
-                    return
-                if slot.server.budgeted:
-                    limit = store.outgoing.budget_take(conn, slot.server, len(item.out.recipients))
-                    if limit:
-                        self._set(slot, exhausted=limit)
-                        self._give_back(conn, item, slot)
-                        held = None
-                        return
-                try:
-                    # The previous outcome is written while MAIL FROM and RCPT TO
-                    # go out, and waited for before DATA (see OutcomeWriter).
-                    result = transport.send(item.out, before_data=writer.flush)
-                except ServerDown as exc:
-                    writer.flush()
-                    self._set(slot, down=str(exc))
-                    store.outgoing.set_aside(conn, slot.server.name, slot.server.aside_seconds, str(exc))
-                    log.info("SMTP server %s left aside for %d s: %s", slot.server.name,
-                             slot.server.aside_seconds, exc)
-                    self._give_back(conn, item, slot)
-                    held = None
-                    return
-                self.outcomes.record(writer, item.jobs, item.out.message_id, result)
-                self._settled()
+                going = self._deliver(line, item)
                 held = None
+                if not going:
+                    return
         except psycopg.Error as exc:
-            with self.lock:
-                self.problems.append("database: %s" % exc)
-                slot.down = slot.down or "database connection lost"
-            if held is not None:
-                # Its outcome could not be recorded (it may have been sent): its rows
-                # stay claimed by this run until the lease ends, and are taken again
-                # then.  Counted as settled, or finish() would wait for it forever
-                # while another server's workers live.
-                self._settled()
+            self._lost_database(slot, exc, held)
         finally:
             with self.lock:
                 slot.workers -= 1
                 self.room.notify()
-            transport.close()
-            if writer is not None:
-                try:
-                    writer.flush()
-                except psycopg.Error:
-                    pass
-            if conn is not None:
-                conn.close()
+            if line is not None:
+                self._close_line(line)

@@ -146,7 +146,7 @@ def setup(prog: str, verbose: bool = False, log_file: str = "", secrets: Iterabl
     # What our formats never show is not collected: the caller's file and
     # line, thread and process names (the logging HOWTO's "Optimization"
     # table).  The sender logs a line per mail; this halves its cost.
-    logging._srcfile = None  # type: ignore[attr-defined]
+    logging._srcfile = None
     logging.logThreads = False
     logging.logMultiprocessing = False
     root = logging.getLogger()

@@ -13,7 +13,7 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 
 import psycopg
 
@@ -94,10 +94,18 @@ class Sender:
         return batch if limit is None else min(batch, limit - taken)
 
     def _dispatch(self, jobs: list[Job], deadline: float, dispatcher: Dispatcher) -> None:
-        """Settle what needs no mail, render the rest and hand it to the workers."""
+        """Settle what needs no mail, render the rest and hand it to the dispatcher."""
+        items = self._items(jobs, deadline)
+        try:
+            dispatcher.run(items)
+        finally:
+            items.close()  # gives back, now, whatever the dispatcher did not take
+
+    def _items(self, jobs: list[Job], deadline: float) -> Generator[Item, None, None]:
+        """The mail of a batch, rendered one at a time as the dispatcher takes it."""
         pending = {job.id: job for job in jobs}
-        # A broken template, Ctrl-C, SIGTERM: what was not handed over goes
-        # back untouched (finally).
+        # A broken template, Ctrl-C, SIGTERM, or a dispatcher that stops
+        # taking: what was not handed over goes back untouched (finally).
         try:
             for job in jobs:
                 if pending.pop(job.id, None) is None:
@@ -113,7 +121,7 @@ class Sender:
                 item = self._render(group)
                 if item is not None:
                     item.deadline = deadline
-                    dispatcher.submit(item)
+                    yield item
         finally:
             self.outcomes.release(list(pending.values()))
 

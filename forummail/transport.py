@@ -186,7 +186,8 @@ def mail_options(smtp: smtplib.SMTP, data: bytes, smtputf8: bool) -> list[str]:
 
 
 def transact(smtp: smtplib.SMTP, sender: str, recipients: Sequence[str], data: bytes, smtputf8: bool = False,
-             before_data: Callable[[], object] | None = None) -> Answer:
+             before_data: Callable[[], object] | None = None,
+             while_waiting: Callable[[], object] | None = None) -> Answer:
     """One SMTP transaction (MAIL FROM, RCPT TO, DATA) on an open connection; never raises for SMTP.
 
     Returns where it stopped and what the server said there: the reply to
@@ -194,7 +195,9 @@ def transact(smtp: smtplib.SMTP, sender: str, recipients: Sequence[str], data: b
     id, ``250 2.0.0 Ok: queued as 4Xb2...``, which ``sendmail()`` throws
     away), else the refusal.  Recipients are all tried; the message goes to
     those accepted, and only when none is does the transaction stop at RCPT.
-    ``before_data`` runs after the recipients are accepted and before DATA.
+    ``before_data`` runs after the recipients are accepted and before DATA;
+    ``while_waiting`` once the message is on the wire, while the server
+    takes it in (the sender renders its next mail there); it must not raise.
     A refused transaction is reset, so the connection serves the next one;
     ``Answer.closed`` says when it cannot.  Only ``before_data`` may raise.
     """
@@ -225,7 +228,7 @@ def transact(smtp: smtplib.SMTP, sender: str, recipients: Sequence[str], data: b
             before_data()
         stage = Stage.DATA
         try:
-            code, text = _data(smtp, data)
+            code, text = _data(smtp, data, while_waiting)
         except smtplib.SMTPDataError as exc:  # the DATA command itself refused (no 354)
             return _refused(smtp, Answer(stage, exc.smtp_code, said(exc.smtp_code, exc.smtp_error),
                                          _texts(refused)))
@@ -261,7 +264,7 @@ def _rcpt(smtp: smtplib.SMTP, recipient: str) -> tuple[int, bytes]:
     return smtp.getreply()
 
 
-def _data(smtp: smtplib.SMTP, data: bytes) -> tuple[int, bytes]:
+def _data(smtp: smtplib.SMTP, data: bytes, while_waiting: Callable[[], object] | None) -> tuple[int, bytes]:
     """DATA, then the message, dot-stuffed (RFC 5321 section 4.5.2), then the lone dot."""
     smtp.putcmd("data")
     code, text = smtp.getreply()
@@ -273,6 +276,8 @@ def _data(smtp: smtplib.SMTP, data: bytes) -> tuple[int, bytes]:
     if not wire.endswith(b"\r\n"):
         wire += b"\r\n"
     smtp.send(wire + b".\r\n")
+    if while_waiting is not None:
+        while_waiting()
     return smtp.getreply()
 
 
@@ -348,7 +353,8 @@ class Transport:
             return server
         raise ServerDown("; ".join(problems) or "no SMTP server is enabled")
 
-    def send(self, out: Outgoing, before_data: Callable[[], object] | None = None) -> Result:
+    def send(self, out: Outgoing, before_data: Callable[[], object] | None = None,
+             while_waiting: Callable[[], object] | None = None) -> Result:
         """Send one message on the open connection (opening it if needed).
 
         ``before_data`` runs after the recipients are accepted and before the
@@ -361,7 +367,7 @@ class Transport:
             refusal = utf8_refusal(smtp, server.name, [out.sender, *out.recipients])
             if refusal:
                 return Result(Outcome.FAILED, refusal, server.name)
-        answer = transact(smtp, out.sender, out.recipients, out.data, out.smtputf8, before_data)
+        answer = transact(smtp, out.sender, out.recipients, out.data, out.smtputf8, before_data, while_waiting)
         if answer.closed:
             self.drop()
         verdict = answer.verdict
