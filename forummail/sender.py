@@ -17,7 +17,7 @@ from collections.abc import Callable, Generator
 
 import psycopg
 
-from . import alerts, db, feedback, metrics, signing, store
+from . import alerts, db, feedback, groups, metrics, signing, store
 from .addresses import InvalidAddress
 from .compose import Composer
 from .dispatch import Dispatcher, Item
@@ -53,8 +53,14 @@ class Sender:
             self._composer = Composer(self.settings, signing.required(self.settings, self.conn))
         return self._composer
 
-    def drain(self, limit: int | None = None, progress: Callable[[int], None] | None = None) -> Summary:
-        """Send until nothing is due (or ``limit`` rows were taken, or no server can take more)."""
+    def drain(self, limit: int | None = None, progress: Callable[[int], None] | None = None,
+              fork: bool = True) -> Summary:
+        """Send until nothing is due (or ``limit`` rows were taken, or no server can take more).
+
+        With much to send and several connections to one server, the run
+        forks a process per connection (``groups``); ``fork=False`` keeps it
+        in this process.
+        """
         s = self.settings
         store.outgoing.prepare_sender_session(self.conn)
         started = time.monotonic()
@@ -66,10 +72,32 @@ class Sender:
         except BaseException:
             self.outcomes.release(first)
             raise
+        count = groups.planned(s, len(first), fork and limit is None)
+        if count == 1:
+            self._send(s, first, limit, progress, started)
+            return self.summary
+        children = groups.fork(s, count, _drain_child)
+        try:
+            self._send(groups.share(s, 0, count), first, limit, progress, started)
+        except BaseException:
+            groups.stop(children)
+            raise
+        finally:
+            results = groups.collect(children)
+            groups.add(self.summary, results)
+        error = groups.failure(results)
+        if error is not None:
+            raise error
+        return self.summary
+
+    def _send(self, settings: Settings, jobs: list[Job], limit: int | None,
+              progress: Callable[[int], None] | None, started: float) -> None:
+        """Send the claimed ``jobs``, then claim more, until done; ``settings`` gives the connections."""
+        s = settings
         store.outgoing.forget_old_usage(self.conn)
         dispatcher = Dispatcher(s, self.outcomes, store.outgoing.servers_aside(self.conn))
         dispatcher.start()
-        jobs, taken = first, 0
+        taken = 0
         try:
             while jobs:
                 taken += len(jobs)
@@ -87,7 +115,6 @@ class Sender:
             raise ServerDown("; ".join(problems))
         if dispatcher.budget_exhausted():
             log.info("every SMTP server reached its budget: the rest waits for a later run")
-        return self.summary
 
     def _size(self, limit: int | None, taken: int) -> int:
         batch = self.settings.sending.send_batch_size
@@ -167,6 +194,15 @@ class Sender:
         return ""
 
 
+def _drain_child(settings: Settings) -> Summary:
+    """What a forked sending process does (see ``groups``): drain with connections of its own."""
+    conn = db.connect(settings, "sender", autocommit=True)
+    try:
+        return Sender(settings, conn).drain(fork=False)
+    finally:
+        conn.close()
+
+
 def dry_run(settings: Settings, conn: psycopg.Connection, limit: int | None,
             show: Callable[[str], None]) -> Summary:
     """Render what is due and show it; connect to SMTP (and log in) but send nothing."""
@@ -214,7 +250,7 @@ def send_notifications(settings: Settings, limit: int | None = None, dry: bool =
         summary = sender.summary
         bar = Progress(store.outgoing.due_count(conn) if progress else 0)
         try:
-            sender.drain(limit, bar)
+            sender.drain(limit, bar, fork=not bar.enabled)  # a bar counts only this process
         finally:
             bar.close()
         exit_code = 0

@@ -100,6 +100,7 @@ class SmtpBehaviour:
     data: deque[str] = field(default_factory=deque)     # next DATA replies; "drop" hangs up
     mail_from: deque[str] = field(default_factory=deque)
     delay: float = 0.0
+    pipelining: bool = False  # offer PIPELINING (RFC 2920) in EHLO, as Postfix, Exchange and Gmail do
 
 
 class _Handler:
@@ -110,9 +111,19 @@ class _Handler:
         self.active = 0
         self.max_active = 0  # most messages in DATA at the same moment
         self.commands: list[str] = []  # every MAIL and RCPT the server was given, as "MAIL addr"
+        self.pipelined = 0  # MAIL commands that came with more commands already behind them
+
+    async def handle_EHLO(self, server: Any, session: Any, envelope: Any, hostname: str,
+                          responses: list[str]) -> list[str]:
+        session.host_name = hostname
+        if self.behaviour.pipelining:
+            responses.insert(1, "250-PIPELINING")
+        return responses
 
     async def handle_MAIL(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
         self.commands.append("MAIL %s" % address)
+        if server._reader._buffer:  # RCPT TO (and DATA) arrived with it: the client pipelines
+            self.pipelined += 1
         if self.behaviour.mail_from:
             return self.behaviour.mail_from.popleft()
         envelope.mail_from = address

@@ -69,7 +69,25 @@ def test_smtp_down_exits_75_and_loses_nothing(env: Env, forum: Forum, small_foru
         "admin@forum.test", "bob@example.com", "cat@example.com"]
 
 
-def test_4xx_is_retried_later_then_sent(env: Env, forum: Forum, small_forum: dict[str, int]) -> None:
+@pytest.fixture(params=[False, True], ids=["one-at-a-time", "pipelined"])
+def pipelining(request: pytest.FixtureRequest, env: Env) -> bool:
+    """A server without PIPELINING, and one with it (RFC 2920), as Postfix and the big providers offer."""
+    env.smtp.behaviour.pipelining = bool(request.param)
+    return bool(request.param)
+
+
+def test_pipelining_is_used_where_offered(env: Env, forum: Forum, small_forum: dict[str, int],
+                                         pipelining: bool) -> None:
+    forum.post(small_forum["task"], small_forum["ann"], "one")
+    forum.post(small_forum["task"], small_forum["ann"], "two")
+    assert env.run("send_notifications.py").returncode == 0
+    assert forum.statuses() == {"sent": 4}
+    # MAIL FROM came with RCPT TO and DATA behind it, in one write, only where offered.
+    assert env.smtp.handler.pipelined == (4 if pipelining else 0)
+
+
+def test_4xx_is_retried_later_then_sent(
+        env: Env, forum: Forum, small_forum: dict[str, int], pipelining: bool) -> None:
     forum.post(small_forum["task"], small_forum["ann"], "hi")
     env.smtp.behaviour.data.extend(["451 4.3.0 try again later"] * 2)
     result = env.run("send_notifications.py")
@@ -101,7 +119,8 @@ def test_backoff_grows_and_gives_up(env: Env, forum: Forum, small_forum: dict[st
     assert rows == [("failed", 3, "gave up after 3 attempts; last: 452 4.2.2 mailbox full")] * 2
 
 
-def test_5xx_fails_at_once_with_the_servers_words(env: Env, forum: Forum, small_forum: dict[str, int]) -> None:
+def test_5xx_fails_at_once_with_the_servers_words(
+        env: Env, forum: Forum, small_forum: dict[str, int], pipelining: bool) -> None:
     forum.post(small_forum["task"], small_forum["ann"], "hi")
     env.smtp.behaviour.rcpt["bob@example.com"] = "550 5.1.1 <bob@example.com>: no such user"
     result = env.run("send_notifications.py")
@@ -120,7 +139,8 @@ def test_5xx_fails_at_once_with_the_servers_words(env: Env, forum: Forum, small_
     assert [m.recipients for m in env.smtp.messages][2:] == [["cat@example.com"]]
 
 
-def test_552_to_rcpt_is_retried_as_too_many_recipients(env: Env, forum: Forum, small_forum: dict[str, int]) -> None:
+def test_552_to_rcpt_is_retried_as_too_many_recipients(
+        env: Env, forum: Forum, small_forum: dict[str, int], pipelining: bool) -> None:
     # RFC 5321 section 4.5.3.1.10: 552 to RCPT TO is RFC 821's "too many
     # recipients"; clients SHOULD treat it as temporary.
     forum.post(small_forum["task"], small_forum["ann"], "hi")
@@ -137,7 +157,7 @@ def test_552_to_rcpt_is_retried_as_too_many_recipients(env: Env, forum: Forum, s
 
 
 def test_421_closes_the_channel_and_the_next_mail_goes_on_a_new_connection(
-        env: Env, forum: Forum, small_forum: dict[str, int]) -> None:
+        env: Env, forum: Forum, small_forum: dict[str, int], pipelining: bool) -> None:
     # RFC 5321 section 3.8: after 421 the server closes the channel; the
     # refused mail is retried, the next one must not pay for it.
     forum.post(small_forum["task"], small_forum["ann"], "hi")
@@ -147,7 +167,8 @@ def test_421_closes_the_channel_and_the_next_mail_goes_on_a_new_connection(
     assert rows == [("pending", 1, "sender refused: 421 4.7.0 too busy, closing"), ("sent", 1, None)]
 
 
-def test_5xx_on_data_fails_row_batch_goes_on(env: Env, forum: Forum, small_forum: dict[str, int]) -> None:
+def test_5xx_on_data_fails_row_batch_goes_on(
+        env: Env, forum: Forum, small_forum: dict[str, int], pipelining: bool) -> None:
     forum.post(small_forum["task"], small_forum["ann"], "one")
     forum.post(small_forum["task"], small_forum["ann"], "two")
     env.smtp.behaviour.data.append("554 5.7.1 message rejected as spam")
@@ -158,7 +179,7 @@ def test_5xx_on_data_fails_row_batch_goes_on(env: Env, forum: Forum, small_forum
 
 
 def test_dropped_connection_is_retried_and_the_run_goes_on(
-        env: Env, forum: Forum, small_forum: dict[str, int]) -> None:
+        env: Env, forum: Forum, small_forum: dict[str, int], pipelining: bool) -> None:
     forum.post(small_forum["task"], small_forum["ann"], "one")
     forum.post(small_forum["task"], small_forum["ann"], "two")
     env.smtp.behaviour.data.append("drop")

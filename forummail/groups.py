@@ -1,0 +1,181 @@
+"""Sending processes: a run with much to send forks one per SMTP connection.
+
+One Python process drives all its connections through one interpreter
+lock: at four connections the renderer and four workers take turns on one
+core's worth of interpreter, however many cores the machine has.  So when
+one server takes all the mail, it allows several connections and the first
+claim came back full, the run forks: each process is a sender of its own,
+with one connection and claims of its own, exactly as several cron runs on
+one queue already are (``FOR UPDATE SKIP LOCKED`` and leases give every row
+to one of them; budgets and servers set aside are counted in the database
+for all).  The parent sends too, then adds up what everyone did.
+
+A child opens its own database connections and never touches the parent's
+(it leaves with ``os._exit``, so not even a finaliser closes them); a
+SIGTERM to the parent is passed on, and every process gives back what it
+claimed and did not send.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import signal
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+from .errors import EX_CONFIG, EX_TEMPFAIL, ConfigError, MailerError, TemporaryFailure
+from .outcomes import Summary
+from .settings import Settings
+from .smtpauth import ServerDown
+
+log = logging.getLogger(__name__)
+
+# Past this, more processes only add database connections: one interpreter
+# keeps up with a few connections of its own.
+MAX_PROCESSES = 16
+
+
+def planned(settings: Settings, claimed: int, allowed: bool) -> int:
+    """How many processes should send (1: this one alone, with threads if it has several connections)."""
+    servers = [s for s in settings.sending.smtp_servers if s.enabled]
+    # Several servers stay in one process: their failover and the mail of a
+    # universe pinned to one of them need every connection in one dispatcher.
+    if not allowed or not hasattr(os, "fork") or len(servers) != 1:
+        return 1
+    if claimed < settings.sending.send_batch_size:
+        return 1  # this batch is all there is: forking would cost more than it saves
+    return max(1, min(servers[0].max_connections, MAX_PROCESSES))
+
+
+def share(settings: Settings, index: int, count: int) -> Settings:
+    """The settings of process ``index`` of ``count``: its part of the one server's connections."""
+    sending = settings.sending
+    servers = []
+    for server in sending.smtp_servers:
+        if server.enabled:
+            part = server.max_connections // count + (1 if index < server.max_connections % count else 0)
+            server = dataclasses.replace(server, max_connections=max(1, part))
+        servers.append(server)
+    return dataclasses.replace(settings, sending=dataclasses.replace(sending, smtp_servers=tuple(servers)))
+
+
+@dataclass
+class Child:
+    pid: int
+    fd: int  # the read end of the pipe its result comes through
+
+
+def fork(settings: Settings, count: int, work: Callable[[Settings], Summary]) -> list[Child]:
+    """Start processes 1 to ``count - 1``, each running ``work`` with its share; the caller is process 0."""
+    children: list[Child] = []
+    try:
+        for index in range(1, count):
+            read, write = os.pipe()
+            pid = os.fork()
+            if pid == 0:
+                os.close(read)
+                for child in children:
+                    os.close(child.fd)
+                _child(write, share(settings, index, count), work)
+            os.close(write)
+            children.append(Child(pid, read))
+    except OSError as exc:
+        # Out of processes or memory: those started send, and so does this one.
+        log.warning("could not start another sending process: %s", exc)
+    return children
+
+
+def _child(write: int, settings: Settings, work: Callable[[Settings], Summary]) -> NoReturn:
+    result: dict[str, Any]
+    code = 1
+    try:
+        summary = work(settings)
+        result = {"summary": dataclasses.asdict(summary)}
+        code = 0
+    except MailerError as exc:
+        result = {"error": str(exc), "exit_code": exc.exit_code, "kind": type(exc).__name__}
+    except KeyboardInterrupt:
+        result = {"interrupted": True}
+    except BaseException:  # noqa: BLE001 -- said by the parent, which alone may say it on stderr
+        result = {"error": "internal error in a sending process:\n" + traceback.format_exc(), "exit_code": 1,
+                  "kind": "internal"}
+    try:
+        data = json.dumps(result).encode()
+        while data:
+            data = data[os.write(write, data):]
+    finally:
+        os._exit(code)
+
+
+def stop(children: list[Child]) -> None:
+    """Pass a SIGTERM on: each child gives back what it claimed and ends."""
+    for child in children:
+        try:
+            os.kill(child.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+
+
+def collect(children: list[Child]) -> list[dict[str, Any]]:
+    """Wait for every child; what each did (or the error it ended with)."""
+    results = []
+    for child in children:
+        chunks = []
+        while chunk := _read(child.fd):
+            chunks.append(chunk)
+        os.close(child.fd)
+        _, status = os.waitpid(child.pid, 0)
+        try:
+            results.append(json.loads(b"".join(chunks)))
+        except ValueError:
+            # Killed, or out of memory: its claimed rows keep their lease and
+            # are taken again when it ends, as for a run that died.
+            results.append({"error": "sending process %d ended without a result (%s); what it had claimed "
+                                     "is sent again when its lease ends" % (child.pid, _status(status)),
+                            "exit_code": EX_TEMPFAIL, "kind": "died"})
+    return results
+
+
+def _read(fd: int) -> bytes:
+    while True:
+        try:
+            return os.read(fd, 65536)
+        except InterruptedError:
+            continue
+
+
+def _status(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        return "killed by signal %d" % os.WTERMSIG(status)
+    return "exit %d" % os.waitstatus_to_exitcode(status)
+
+
+def add(summary: Summary, results: list[dict[str, Any]]) -> None:
+    """Add the children's counts to the run's summary."""
+    for result in results:
+        counts = result.get("summary")
+        if counts:
+            summary.sent += counts["sent"]
+            summary.retry += counts["retry"]
+            summary.failed += counts["failed"]
+            summary.cancelled += counts["cancelled"]
+            summary.failures.extend(counts["failures"])
+
+
+def failure(results: list[dict[str, Any]]) -> MailerError | None:
+    """The error the run ends with for what went wrong in the children (the gravest first)."""
+    errors = [r for r in results if r.get("error")]
+    if not errors:
+        return None
+    gravest = max(errors, key=lambda r: {EX_TEMPFAIL: 0, EX_CONFIG: 1}.get(r["exit_code"], 2))
+    text = "; ".join(dict.fromkeys(r["error"] for r in errors))
+    if gravest["exit_code"] == EX_TEMPFAIL:
+        return ServerDown(text) if gravest["kind"] == "ServerDown" else TemporaryFailure(text)
+    if gravest["exit_code"] == EX_CONFIG:
+        return ConfigError(text)
+    return MailerError(text)
