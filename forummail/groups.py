@@ -49,7 +49,23 @@ def planned(settings: Settings, claimed: int, allowed: bool) -> int:
         return 1
     if claimed < settings.sending.send_batch_size:
         return 1  # this batch is all there is: forking would cost more than it saves
-    return max(1, min(servers[0].max_connections, MAX_PROCESSES))
+    wanted = settings.sending.send_processes or automatic()
+    return max(1, min(servers[0].max_connections, wanted, MAX_PROCESSES))
+
+
+def automatic() -> int:
+    """The cores this process may run on, less one for PostgreSQL and the MTA.
+
+    Measured (bench/ANALYSIS.md): on 2 cores, a process per connection lost
+    to threads, since the database, the SMTP server and the senders then
+    fight over the same two cores; with cores to spare, processes are
+    not held to one interpreter lock.
+    """
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    return max(1, cores - 1)
 
 
 def share(settings: Settings, index: int, count: int) -> Settings:

@@ -105,6 +105,7 @@ class Sending:
     mail_disable: bool
     send_lease_seconds: int
     send_batch_size: int
+    send_processes: int
     send_max_attempts: int
     send_retry_seconds: int
     send_retry_max_seconds: int

@@ -84,8 +84,8 @@ def validate(module: ModuleType, path: Path, environ: dict[str, str] | None = No
     )
 
 
-_SENDING = ("mail_disable", "send_lease_seconds", "send_batch_size", "send_max_attempts", "send_retry_seconds",
-            "send_retry_max_seconds", "templates_dir")
+_SENDING = ("mail_disable", "send_lease_seconds", "send_batch_size", "send_processes", "send_max_attempts",
+            "send_retry_seconds", "send_retry_max_seconds", "templates_dir")
 _REPLIES = ("replier_downloader_url", "replier_pop_ssl", "replier_pop_login", "replier_pop_psswd",
             "replier_pop_timeout", "replier_max_age_days", "replier_max_message_bytes",
             "replier_max_attachment_bytes", "replier_max_attachments", "replier_keep_raw_bytes",

@@ -209,6 +209,56 @@ def test_two_runs_at_once_send_nothing_twice(env: Env, forum: Forum, small_forum
     assert runs >= 2  # they really shared the queue
 
 
+def test_much_to_send_forks_a_process_per_connection_and_sends_each_once(
+        env: Env, forum: Forum, small_forum: dict[str, int]) -> None:
+    env.configure(opts={"send_batch_size": 10, "smtp_max_connections": 3, "send_processes": 3})
+    for i in range(60):
+        forum.post(small_forum["task"], small_forum["ann"], "message %d" % i)
+    env.smtp.behaviour.delay = 0.002
+    result = env.run("send_notifications.py", "-v")
+    assert result.returncode == 0 and ": WARNING: " not in result.stderr and ": ERROR: " not in result.stderr
+    assert result.stdout.startswith("sent 120, to retry 0, failed 0, cancelled 0")  # the children's counts too
+    ids = [message_from_bytes(m.data, policy=policy.default)["Message-ID"] for m in env.smtp.messages]
+    assert len(ids) == 120 and len(set(ids)) == 120
+    assert forum.statuses() == {"sent": 120}
+    senders = {line.split("[", 1)[1].split("]", 1)[0] for line in env.log.splitlines() if " sent to " in line}
+    assert len(senders) == 3  # three processes logged mail they sent
+    assert env.database.scalar("SELECT count(DISTINCT claimed_by) FROM notifications") == 3
+
+
+def test_one_process_when_told_or_when_there_is_little(env: Env, forum: Forum, small_forum: dict[str, int]) -> None:
+    for processes, posts in ((1, 30), (3, 4)):
+        env.configure(opts={"send_batch_size": 10, "smtp_max_connections": 3, "send_processes": processes})
+        for i in range(posts):
+            forum.post(small_forum["task"], small_forum["ann"], "message %d" % i)
+        assert env.run("send_notifications.py").returncode == 0
+    assert forum.statuses() == {"sent": 68}
+    senders = {line.split("[", 1)[1].split("]", 1)[0] for line in env.log.splitlines() if " sent to " in line}
+    assert len(senders) == 2  # one process per run
+
+
+def test_sigterm_reaches_every_sending_process(env: Env, forum: Forum, small_forum: dict[str, int]) -> None:
+    env.configure(opts={"send_batch_size": 10, "smtp_max_connections": 2, "send_processes": 2})
+    for i in range(100):
+        forum.post(small_forum["task"], small_forum["ann"], "message %d" % i)
+    env.smtp.behaviour.delay = 0.05
+    proc = subprocess.Popen([sys.executable, str(ROOT / "send_notifications.py"), "--conf", str(env.conf)],
+                            env=clean_env(), stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while len(env.smtp.messages) < 6 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGTERM)  # to the parent only, as `kill PID` does
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 75 and "interrupted" in err
+    time.sleep(0.5)
+    sent = len(env.smtp.messages)
+    statuses = forum.statuses()
+    assert statuses.get("sending", 0) <= 2  # at most the one in flight of each process keeps its lease
+    assert statuses["pending"] >= 200 - sent - 2
+    time.sleep(0.5)
+    assert len(env.smtp.messages) == sent  # no child went on sending
+
+
 def test_killed_run_leaves_its_rows_to_the_next_after_the_lease(
         env: Env, forum: Forum, small_forum: dict[str, int]) -> None:
     env.configure(opts={"send_batch_size": 50, "send_lease_seconds": 60})
