@@ -119,6 +119,8 @@ class Composer:
         self._bodies: dict[tuple[int | None, bool], tuple[str, bytes]] = {}
         self._recipient_free: bool | None = None
         self._date: tuple[int, str] = (-1, "")
+        self._lists: dict[tuple[str, int | None, int | None], list[tuple[str, str]]] = {}
+        self._tokens: dict[tuple[int, int, date], str] = {}
 
     def _now(self) -> str:
         """The Date header: formatted once a second, not once a mail (it costs as much as a token)."""
@@ -159,7 +161,13 @@ class Composer:
         # re-send after a crash, carries the same token and the same Message-ID.
         queued = job.created_at.date() if job.created_at else today
         expires = queued + timedelta(days=s.replies.reply_token_days)
-        return reply_token.make(self.keys.sign, job.user_id, job.task_id, expires)
+        key = (job.user_id, job.task_id, expires)
+        token = self._tokens.get(key)
+        if token is None:
+            if len(self._tokens) > 4096:
+                self._tokens.clear()
+            token = self._tokens[key] = reply_token.make(self.keys.sign, job.user_id, job.task_id, expires)
+        return token
 
     def compose(self, job: Job, today: date | None = None) -> Outgoing:
         """Render one job.  Raises ConfigError for a broken template (all mail would fail)."""
@@ -294,6 +302,16 @@ class Composer:
         and ``List-Unsubscribe-Post`` make it one-click (RFC 8058 section 3.1).
         A digest spans tasks: it carries the forum's List-Id only.
         """
+        # The same for every mail of a task to one follower: made once (signing is most of it).
+        key = (kind, job.task_id, job.user_id)
+        cached = self._lists.get(key)
+        if cached is None:
+            if len(self._lists) > 4096:
+                self._lists.clear()
+            cached = self._lists[key] = self._list_headers(job, kind)
+        return cached
+
+    def _list_headers(self, job: Job, kind: str) -> list[tuple[str, str]]:
         s = self.settings
         if kind == "digest":
             return [("List-Id", "<digest.%s>" % s.domain)]
@@ -337,7 +355,8 @@ class Composer:
         part keeps ids of two installations sharing a domain apart."""
         s = self.settings
         seed = "%s:%s:%s:%d:%s" % (s.domain, s.db.name, s.db.schema, job_id, self.keys.sign)
-        digest = base64.b32encode(hashlib.sha256(seed.encode()).digest()).decode().lower()[:8]
+        # 5 bytes are 8 base32 characters: the first 8 of the whole digest's encoding.
+        digest = base64.b32encode(hashlib.sha256(seed.encode()).digest()[:5]).decode().lower()
         local = "%s.n%d.%s" % (token, job_id, digest) if token else "n%d.%s" % (job_id, digest)
         return "<%s@%s>" % (local, s.domain)
 

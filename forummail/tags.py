@@ -19,7 +19,6 @@ section 3.1 asks for links that keep working).
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import re
 from collections.abc import Iterable
@@ -35,7 +34,7 @@ _UNSUB_RE = re.compile(r"unsub-([0-9a-f]{1,16})\.([0-9a-f]{1,16})\.(%s)" % _SIG)
 
 def _sign(secret: str, purpose: str, *numbers: int) -> str:
     payload = ("%s:v1:" % purpose + ":".join(str(n) for n in numbers)).encode()
-    digest = hmac.new(secret.encode(), payload, hashlib.sha256).digest()[:_SIG_BYTES]
+    digest = hmac.digest(secret.encode(), payload, "sha256")[:_SIG_BYTES]
     return base64.b32encode(digest).decode().lower()
 
 

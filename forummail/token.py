@@ -15,7 +15,6 @@ sub-addresses.
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import re
 from collections.abc import Iterable
@@ -46,7 +45,7 @@ class Token:
 
 def _sign(secret: str, user_id: int, task_id: int, day: int) -> str:
     payload = b"v1:%d:%d:%d" % (user_id, task_id, day)
-    digest = hmac.new(secret.encode(), payload, hashlib.sha256).digest()[:_SIG_BYTES]
+    digest = hmac.digest(secret.encode(), payload, "sha256")[:_SIG_BYTES]
     return base64.b32encode(digest).decode().lower()
 
 
