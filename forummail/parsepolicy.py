@@ -8,7 +8,8 @@ A reply was read through 44 such parses, about 60% of the time
 ``fetch_replies.py`` spent on it (bench/ANALYSIS.md, "Issue 14, fetch").
 
 This policy gives the very objects ``policy.default`` gives, read by the
-very same code: it only remembers them.  A header object is a function of
+very same code (the same header classes, each built once): it only
+remembers them.  A header object is a function of
 its name and raw value alone, and immutable (a ``str`` with read-only
 properties), so one parsed value serves every read, in every message.  The
 cache is bounded in entries and in the length of what it keeps, so that
@@ -19,7 +20,7 @@ as before (``rawheader`` bounds those).
 from __future__ import annotations
 
 import functools
-from email import policy
+from email.headerregistry import BaseHeader, HeaderRegistry
 from email.policy import EmailPolicy
 from typing import Any
 
@@ -29,9 +30,27 @@ _MAX_CACHED_CHARS = 1200
 _CACHE_ENTRIES = 256  # a reply has about ten distinct values; common ones repeat across mail
 
 
+class _Registry(HeaderRegistry):
+    """``HeaderRegistry`` that builds each header class once.
+
+    The stock one builds a new class (``type(...)``) for every header it
+    parses: tens of microseconds each, a good part of parsing a short value.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._classes: dict[object, type[BaseHeader]] = {}
+
+    def __getitem__(self, name: str) -> type[BaseHeader]:
+        kind = self.registry.get(name.lower(), self.default_class)
+        if kind not in self._classes:
+            self._classes[kind] = super().__getitem__(name)
+        return self._classes[kind]
+
+
 @functools.lru_cache(maxsize=_CACHE_ENTRIES)
 def _parsed(name: str, value: str) -> Any:
-    return policy.default.header_fetch_parse(name, value)
+    return EmailPolicy.header_fetch_parse(READ_ONCE, name, value)
 
 
 class ReadOncePolicy(EmailPolicy):
@@ -43,6 +62,5 @@ class ReadOncePolicy(EmailPolicy):
         return _parsed(name, value)
 
 
-# Only header_fetch_parse differs; every other attribute is policy.default's,
-# the registry of header classes included.
-READ_ONCE = ReadOncePolicy(header_factory=policy.default.header_factory)
+# Only the header reads differ; every other attribute is policy.default's.
+READ_ONCE = ReadOncePolicy(header_factory=_Registry())
