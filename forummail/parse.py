@@ -33,7 +33,7 @@ from forummail.headerfields import (
     msgids,
     sole_from,
 )
-from forummail.parsepolicy import READ_ONCE
+from forummail.parsepolicy import read_once
 from forummail.rawheader import MAX_FIELD_BYTES, MAX_HEADER_BYTES, Oversize, measure
 from forummail.safetext import clean, file_name
 from forummail.textpart import decode as _decode  # also for raw 8-bit headers
@@ -115,7 +115,7 @@ def parse_headers(raw: bytes, max_header_bytes: int = MAX_HEADER_BYTES,
 
 def _parse_header_block(raw: bytes) -> ParsedMail:
     try:
-        message = BytesParser(policy=READ_ONCE).parsebytes(raw, headersonly=True)
+        message = BytesParser(policy=read_once()).parsebytes(raw, headersonly=True)
     except Exception:
         log.warning("unparseable message header", exc_info=True)
         return ParsedMail(message=EmailMessage())
@@ -135,7 +135,7 @@ def parse_body(mail: ParsedMail, raw: bytes) -> ParsedMail:
     costs its text, never the sender.
     """
     try:
-        message = BytesParser(policy=READ_ONCE).parsebytes(bytes(raw))
+        message = BytesParser(policy=read_once(mail.message.policy)).parsebytes(bytes(raw))
     except Exception:  # RecursionError on a deep structure among others
         log.warning("unparseable message body; using it as plain text", exc_info=True)
         return replace(mail, plain=clean(_decode(bytes(raw), None).replace("\r\n", "\n")))
