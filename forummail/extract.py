@@ -67,6 +67,7 @@ def body_text(mail: ParsedMail) -> str:
 def remove_addresses(text: str, addresses: Iterable[str]) -> str:
     """Remove every occurrence of ``addresses`` (any case, also url-encoded, and the token
     after "+" alone) from ``text``, with the brackets or "mailto:" around them."""
+    probe = _folded(text)
     for address in addresses:
         address = address.strip()
         if not address:
@@ -80,10 +81,26 @@ def remove_addresses(text: str, addresses: Iterable[str]) -> str:
             if len(secret) >= 12:  # the signature part alone is as secret as the token
                 forms.add(secret)
         for form in sorted(forms, key=len, reverse=True):
+            if form.isascii() and _folded(form) not in probe:
+                continue  # neither pattern can match: skip compiling two patterns per token
             pattern = r"(?:mailto:)?" + re.escape(form)
+            before = text
             text = re.sub(r"[<\[(]\s*" + pattern + r"\s*[>\])]", "", text, flags=re.IGNORECASE)
             text = re.sub(pattern, "", text, flags=re.IGNORECASE)
+            if text != before:  # a removal may join what surrounded it
+                probe = _folded(text)
     return text
+
+
+# The characters outside ASCII that re.IGNORECASE matches to an ASCII letter:
+# U+0130 and U+212A by their simple lower case (i, k), U+0131 and U+017F as
+# the regular expression engine's own equivalents of i and s.
+_TO_ASCII = str.maketrans({"\u0130": "i", "\u0131": "i", "\u017f": "s", "\u212a": "k"})
+
+
+def _folded(text: str) -> str:
+    """``text`` as re.IGNORECASE sees it against an ASCII pattern: a form absent here matches nowhere."""
+    return text.translate(_TO_ASCII).lower()
 
 
 def _finish(text: str) -> str:

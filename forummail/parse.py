@@ -9,7 +9,8 @@ cheaply, in between.  ``parse_message`` does both steps.  None of them raises:
 whatever the bytes, the result has best-effort values (empty strings and lists
 where nothing could be read), and every string in it is valid for PostgreSQL and
 UTF-8 output (``safetext.clean``).  It uses the modern ``email`` API
-(``policy.default``, ``get_body``, ``iter_parts``) and decodes text itself
+(``policy.default``, each header value parsed once: ``parsepolicy``;
+``get_body``, ``iter_parts``) and decodes text itself
 (``textpart``), so an unknown or lying charset falls back to utf-8, cp1252, then
 latin-1 instead of failing.
 """
@@ -19,7 +20,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from email import policy
 from email.message import EmailMessage, Message
 from email.parser import BytesParser
 
@@ -33,6 +33,7 @@ from forummail.headerfields import (
     msgids,
     sole_from,
 )
+from forummail.parsepolicy import read_once
 from forummail.rawheader import MAX_FIELD_BYTES, MAX_HEADER_BYTES, Oversize, measure
 from forummail.safetext import clean, file_name
 from forummail.textpart import decode as _decode  # also for raw 8-bit headers
@@ -114,11 +115,11 @@ def parse_headers(raw: bytes, max_header_bytes: int = MAX_HEADER_BYTES,
 
 def _parse_header_block(raw: bytes) -> ParsedMail:
     try:
-        message = BytesParser(policy=policy.default).parsebytes(raw, headersonly=True)
+        message = BytesParser(policy=read_once()).parsebytes(raw, headersonly=True)
     except Exception:
         log.warning("unparseable message header", exc_info=True)
         return ParsedMail(message=EmailMessage())
-    if not isinstance(message, EmailMessage):  # policy.default always gives one; for mypy
+    if not isinstance(message, EmailMessage):  # the policy always gives one; for mypy
         return ParsedMail(message=EmailMessage())
     try:
         return _parse_headers(message)
@@ -134,11 +135,11 @@ def parse_body(mail: ParsedMail, raw: bytes) -> ParsedMail:
     costs its text, never the sender.
     """
     try:
-        message = BytesParser(policy=policy.default).parsebytes(bytes(raw))
+        message = BytesParser(policy=read_once(mail.message.policy)).parsebytes(bytes(raw))
     except Exception:  # RecursionError on a deep structure among others
         log.warning("unparseable message body; using it as plain text", exc_info=True)
         return replace(mail, plain=clean(_decode(bytes(raw), None).replace("\r\n", "\n")))
-    if not isinstance(message, EmailMessage):  # policy.default always gives one; for mypy
+    if not isinstance(message, EmailMessage):  # the policy always gives one; for mypy
         return mail
     try:
         return _with_body(mail, message)

@@ -209,12 +209,13 @@ class Intake:
             return self._refuse(finish, inbound_id, mail, raw, match.Refusal(
                 "the reply is empty", "nothing was left after removing the quoted original", found.member))
         body = clean(text + ("\n\n" + "\n".join(notes) if notes else "")).strip()
-        message_id = store.inbound.post_message(self.conn, found.task_id, found.user_id, body)
+        # The post and its record's outcome in one statement (finish's work for "posted").
+        message_id = store.inbound.post_reply(self.conn, inbound_id, found.task_id, found.user_id, body)
         for part in kept:
             store.inbound.add_attachment(self.conn, message_id, file_name(part.filename), clean(part.content_type),
                                  part.data, hashlib.sha256(part.data).hexdigest())
-        return finish(Decision("posted", "", message_id=message_id, task_id=found.task_id,
-                               user_id=found.user_id, text=body))
+        return Decision("posted", "", inbound_id=inbound_id, message_id=message_id, task_id=found.task_id,
+                        user_id=found.user_id, text=body)
 
     def _feedback(self, finish: Callable[..., Decision], mail: ParsedMail, raw: bytes,
                   inbound_id: int) -> Decision | None:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 from email.message import EmailMessage
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from forummail import html2text
-from forummail.extract import body_text, extract_reply, remove_addresses
+from forummail.extract import body_text, extract_from_parsed, extract_reply, remove_addresses
 from forummail.parse import parse_message
 
 SEP = "-- Write your reply above this line --"
@@ -267,3 +268,90 @@ def test_extract_forward_subject_keeps_forwarded_content() -> None:
 def test_extract_nbsp_normalised() -> None:
     raw = simple("Hi\u00a0there\u00a0\r\n".encode())
     assert extract_reply(raw) == "Hi there"
+
+
+def _gmail_reply() -> bytes:
+    msg = EmailMessage()
+    msg["From"] = "Alice Example <alice@example.com>"
+    msg["To"] = "Forum reply <%s>" % REPLY_ADDR
+    msg["Subject"] = "Re: [#42] Task =?utf-8?q?=E2=80=93?= phase 2"
+    msg["Date"] = "Mon, 03 Jun 2024 10:00:00 +0200"
+    msg["Message-ID"] = "<abc@mail.example.com>"
+    msg["In-Reply-To"] = "<n42.tok@example.com>"
+    msg["References"] = "<task.42@example.com> <n42.tok@example.com>"
+    msg.set_content("Fixed.\n\nOn Mon, Forum wrote:\n> " + SEP + "\n")
+    msg.add_alternative("<div>Fixed.</div><blockquote>" + SEP + "</blockquote>", subtype="html")
+    msg.add_attachment(b"%PDF-1.4", maintype="application", subtype="pdf", filename="r\u00e9sum\u00e9.pdf")
+    return msg.as_bytes()
+
+
+def test_each_header_value_is_parsed_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 14: the fetcher read a reply through 44 header parses, Content-Type alone a dozen times.
+
+    Every read still gives what policy.default gives (test below), but no
+    (name, value) of one email is run through the header parser twice, though
+    the header is parsed first alone, then with the body.
+    """
+    from email import headerregistry
+
+    from forummail import autoreply, reports
+
+    raw = _gmail_reply()  # built before the spy: building parses headers too
+    parsed: list[tuple[str, str]] = []
+    real_call = headerregistry.HeaderRegistry.__call__
+
+    def counting_call(self: headerregistry.HeaderRegistry, name: str, value: str) -> object:  # a spy
+        parsed.append((name.lower(), value))
+        return real_call(self, name, value)
+
+    monkeypatch.setattr(headerregistry.HeaderRegistry, "__call__", counting_call)
+    mail = parse_message(raw)
+    assert autoreply.why_automatic(mail, []) is None and not reports.candidate(mail)
+    assert mail.header("From") == "Alice Example <alice@example.com>" and mail.from_sole
+    assert extract_from_parsed(mail, SEP, [REPLY_ADDR]) == "Fixed."
+    assert [a.filename for a in mail.attachments] == ["r\u00e9sum\u00e9.pdf"]
+    assert len(parsed) == len(set(parsed)), sorted(p for p in parsed if parsed.count(p) > 1)
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("From", "bob@example.com <mallory@evil.example>"),
+    ("From", '"=?utf-8?q?Bob?=" <bob@example.com>'),  # an encoded word inside a quoted string
+    ("From", "=?utf-8?q?Eve=0D=0ABcc:_victim@example.org?= <eve@example.org>"),
+    ("From", "Bob\r\n <bob@example.com>"),  # folded
+    ("From", "J\udcc3\udcbcrgen <j@example.de>"),  # raw 8-bit bytes, as the parser keeps them
+    ("To", "a@example.com, (comment <c@example.com>) b@example.com, Group: d@example.com;"),
+    ("Subject", "=?utf-8?q?caf=C3=A9?= =?utf-8?q?_au_lait?="),
+    ("Date", "Mon, 03 Jun 2024 10:00:00 -0000"),
+    ("Date", "yesterday"),
+    ("Content-Type", 'text/plain; charset="utf-8"; format=flowed (a comment)'),
+    ("Content-Disposition", 'attachment; filename="=?utf-8?q?r=C3=A9sum=C3=A9.pdf?="'),
+    ("Message-ID", "<a@b> trailing"),
+])
+def test_read_once_policy_reads_as_policy_default(name: str, value: str) -> None:
+    """The remembered header object is the very one policy.default builds: same text, class, defects, fields."""
+    from email import policy
+
+    from forummail.parsepolicy import read_once
+
+    def read(policy_: Any) -> tuple[object, ...]:
+        try:
+            header = policy_.header_fetch_parse(name, value)
+        except Exception as exc:  # policy.default gives up on some: so must we, alike
+            return (type(exc), str(exc))
+        # A registry makes a class per read (_UniqueAddressHeader...): compare what it derives from.
+        return (str(header), type(header).__name__, type(header).__bases__, [type(d) for d in header.defects],
+                *[getattr(header, a, None) for a in ("addresses", "datetime", "content_type", "params",
+                                                      "content_disposition")])
+
+    expected = read(policy.default)
+    read_once_policy = read_once()
+    assert read(read_once_policy) == expected  # parsed
+    assert read(read_once_policy) == expected  # remembered
+
+
+def test_remove_addresses_forms_in_any_case() -> None:
+    """re.IGNORECASE matches U+017F to s and U+212A to k: the token is removed in those spellings too."""
+    text = "write to " + REPLY_ADDR.replace("s", "\u017f").replace("k", "\u212a") + " please"
+    assert remove_addresses(text, [REPLY_ADDR]) == "write to  please"
+    text = "the code ABCDEFGHIJ\u212aLMNOP and \u00e9"
+    assert remove_addresses(text, [REPLY_ADDR]) == "the code  and \u00e9"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from datetime import date, timedelta
@@ -124,6 +125,33 @@ def test_crash_between_commit_and_dele_posts_nothing_twice(
     assert len(posted(forum)) == 1
     assert pop.count() == 0
     assert inbound(forum) == [("posted", None), ("duplicate", "already handled as email 1")]
+
+
+def test_a_reply_is_posted_in_five_round_trips(renv: Env, forum: Forum, sent: dict[str, int],
+                                             tmp_path: Path) -> None:
+    """Issue 14: one transaction of BEGIN, the claim, the token's member, the post with its outcome, COMMIT.
+
+    Counted on the wire (libpq's trace: one ReadyForQuery per round trip);
+    the forum message and its record's outcome were two statements before.
+    """
+    raw = gmail_reply(notification_for(renv, "bob@example.com"), "bob@example.com", "Done.")
+    settings = load(str(renv.conf))
+    trace = tmp_path / "libpq.trace"
+    with psycopg.connect(**renv.database.server.conninfo(renv.database.name), autocommit=True,
+                         options="-c search_path=memoria") as conn, trace.open("wb") as out:
+        intake = Intake(settings, conn)
+        conn.pgconn.trace(out.fileno())
+        conn.pgconn.set_trace_flags(psycopg.pq.Trace.SUPPRESS_TIMESTAMPS | psycopg.pq.Trace.REGRESS_MODE)
+        decision = intake.handle(raw)
+        conn.pgconn.untrace()
+    text = trace.read_text(errors="replace")
+    statements = re.findall(r'^F\t\d+\t(?:Query\t|Parse\t "[^"]*") "\s*(\w+)', text, re.MULTILINE)
+    assert decision.status == "posted"
+    assert statements == ["BEGIN", "INSERT", "SELECT", "WITH", "COMMIT"]
+    assert text.count("\tReadyForQuery\t") == 5
+    assert posted(forum) == [(sent["task"], sent["bob"], "Done.")]
+    assert forum.conn.execute("SELECT status, reason, task_id, user_id, message_id = (SELECT max(id) FROM messages)"
+                              " FROM inbound_emails").fetchall() == [("posted", None, sent["task"], sent["bob"], True)]
 
 
 def test_spoofed_from_with_valid_token_is_refused(

@@ -136,11 +136,22 @@ def notification_task(conn: psycopg.Connection, notification_id: int) -> tuple[i
     return (int(row[0]), row[1]) if row and row[0] is not None else None
 
 
-def post_message(conn: psycopg.Connection, task_id: int, author_id: int, body: str) -> int:
-    """Insert the forum message (its trigger queues the other followers' notifications)."""
-    row = conn.execute("INSERT INTO messages (task_id, author_id, body) VALUES (%s, %s, %s) RETURNING id",
-                       (task_id, author_id, body)).fetchone()
-    assert row is not None
+def post_reply(conn: psycopg.Connection, inbound_id: int, task_id: int, author_id: int, body: str) -> int:
+    """Post a claimed email as a forum message and record it ``posted``, in one statement; the message's id.
+
+    The forum message (whose trigger queues the other followers'
+    notifications) and the outcome of its record go in one round trip: the
+    UPDATE reads the new id from the INSERT's RETURNING.  The caller's
+    transaction still holds the claim, the post and its attachments together.
+    """
+    row = conn.execute(
+        "WITH posted AS (INSERT INTO messages (task_id, author_id, body) VALUES (%(task)s, %(author)s, %(body)s)"
+        " RETURNING id)"
+        " UPDATE inbound_emails SET status = 'posted', reason = NULL, task_id = %(task)s, user_id = %(author)s,"
+        " message_id = (SELECT id FROM posted) WHERE id = %(inbound)s RETURNING message_id",
+        {"task": task_id, "author": author_id, "body": body, "inbound": inbound_id}).fetchone()
+    if row is None or row[0] is None:  # the claim is not there: roll the post back with the transaction
+        raise RuntimeError("inbound email %s: no claimed record to post from" % inbound_id)
     return int(row[0])
 
 
