@@ -363,7 +363,7 @@ def statuses(pg: PostgresServer, name: str, table: str = "notifications") -> dic
 
 
 def write_conf(folder: Path, pg: PostgresServer, smtp_port: int, db: str, connections: int = 1,
-               pop_port: int = 0) -> Path:
+               pop_port: int = 0, processes: int = 0) -> Path:
     """A ``cron_conf.py`` (and its ``.env``) as an administrator writes them, ``mail_log`` on."""
     folder.mkdir(parents=True, exist_ok=True)
     opts: dict[str, Any] = {
@@ -374,6 +374,8 @@ def write_conf(folder: Path, pg: PostgresServer, smtp_port: int, db: str, connec
         "replier_downloader_url": "https://files.forum.test/download",
         "mail_log": str(folder / "mail.log"),
     }
+    if processes:
+        opts["send_processes"] = processes
     env = {"REPLY_TOKEN_SECRET": SECRET}
     if pop_port:
         opts.update({"replier_pop_addr": "127.0.0.1:%d" % pop_port, "replier_pop_ssl": False,
