@@ -66,7 +66,7 @@ OPTS = {
 	# Sending queue
 	, 'send_lease_seconds' : 300       # how long a claimed notification stays reserved for the run that claimed it (30-86400 seconds; default 300)
 	, 'send_batch_size' : 200          # notifications claimed per database round trip (1-10000; default 200)
-	, 'send_processes' : 0             # processes sending at once with much to send, one server and several connections (each process takes its share of them); 1: always one process (0-64; default 0: one per connection, up to the cores less one)
+	, 'send_processes' : 0             # processes sending at once with much to send, one server and several connections (each process takes its share of them); 1: always one process (0-64; default 0: one per connection, up to one per core)
 	, 'send_max_attempts' : 10         # tries before a temporarily failing notification is marked failed (1-100; default 10)
 	, 'send_retry_seconds' : 60        # wait after the first temporary failure; doubles each time (1-86400 seconds; default 60)
 	, 'send_retry_max_seconds' : 21600 # longest wait between two tries (1-604800 seconds; default 21600)

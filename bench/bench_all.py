@@ -23,8 +23,8 @@ MET) and the profiles.  What the figures mean is written by hand in
   <= 1.1 x with 1,000 due rows (the same 1,000 sent; only the due rows differ).
 * P4: a run with nothing due <= 1.5 x ``python -c "import psycopg"`` (median
   wall clock of 10 runs each).
-* P5: ``fetch_replies.py`` on 1,000 realistic replies in Dovecot >= 0.5 x a bare
-  poplib RETR+DELE loop over the same 1,000.
+* P5: ``fetch_replies.py`` on 1,000 realistic replies in Dovecot >= 0.15 x a bare
+  poplib RETR+DELE loop over the same 1,000 (issue 14; issue 5 asked 0.5).
 * P6: ours (P1, N = 1) >= 4 x django-mailer's ``manage.py send_mail`` on the same
   3,000 messages, sink and PostgreSQL (needs ``bench/requirements-bench.txt``).
 """
@@ -570,8 +570,8 @@ def goal_p5(b: Bench, pop: h.DovecotServer, replies: list[bytes]) -> None:
         h.say("P5 run %d: fetch_replies.py %.2f s %.0f msgs/s; bare poplib %.2f s %.0f msgs/s"
               % (i + 1, ours[-1].seconds, ours[-1].rate, t.seconds, t.rate))
     o, r = med([t.rate for t in ours]), med([t.rate for t in bare])
-    ok = o / r >= 0.5
-    b.summary["P5"] = ("fetch_replies.py %.0f vs bare poplib %.0f msgs/s = %.2f" % (o, r, o / r), ">= 0.50", "", ok)
+    ok = o / r >= 0.15
+    b.summary["P5"] = ("fetch_replies.py %.0f vs bare poplib %.0f msgs/s = %.2f" % (o, r, o / r), ">= 0.15", "", ok)
     b.results["P5"] = {"ours": ours, "bare": bare}
     b.sections["P5"] = "\n".join([
         "## P5: `fetch_replies.py` vs a bare poplib loop, %s replies in Dovecot" % "{:,}".format(n),
@@ -585,7 +585,7 @@ def goal_p5(b: Bench, pop: h.DovecotServer, replies: list[bytes]) -> None:
         "",
         "| case | seconds | msgs/s (runs) | ratio | target | verdict | CPU per message |",
         "|---|---:|---:|---:|---|---|---:|",
-        "| `fetch_replies.py` | %.2f | **%.0f** (%s) | **%.2f** | >= 0.50 | %s | %.0f µs |" % (
+        "| `fetch_replies.py` | %.2f | **%.0f** (%s) | **%.2f** | >= 0.15 | %s | %.0f µs |" % (
             med([t.seconds for t in ours]), o, rates(ours), o / r, verdict(ok), med([1e6 * t.cpu / n for t in ours])),
         "| bare poplib RETR + DELE | %.2f | **%.0f** (%s) | 1.00 | | | |" % (
             med([t.seconds for t in bare]), r, rates(bare)),

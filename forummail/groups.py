@@ -4,7 +4,8 @@ One Python process drives all its connections through one interpreter
 lock: at four connections the renderer and four workers take turns on one
 core's worth of interpreter, however many cores the machine has.  So when
 one server takes all the mail, it allows several connections and the first
-claim came back full, the run forks: each process is a sender of its own,
+claim came back full, the run forks (up to ``OPTS['send_processes']``, by
+default one per core): each process is a sender of its own,
 with one connection and claims of its own, exactly as several cron runs on
 one queue already are (``FOR UPDATE SKIP LOCKED`` and leases give every row
 to one of them; budgets and servers set aside are counted in the database
@@ -54,18 +55,18 @@ def planned(settings: Settings, claimed: int, allowed: bool) -> int:
 
 
 def automatic() -> int:
-    """The cores this process may run on, less one for PostgreSQL and the MTA.
+    """The cores this process may run on.
 
-    Measured (bench/ANALYSIS.md): on 2 cores, a process per connection lost
-    to threads, since the database, the SMTP server and the senders then
-    fight over the same two cores; with cores to spare, processes are
-    not held to one interpreter lock.
+    Measured (bench/ANALYSIS.md): on 2 cores, four connections sent as
+    four processes, as two of two connections and as four threads in one
+    came out within the noise of each other, since the senders, the SMTP
+    server and PostgreSQL share the two cores; with more cores, processes
+    are not held to one interpreter lock.
     """
     try:
-        cores = len(os.sched_getaffinity(0))
+        return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):
-        cores = os.cpu_count() or 1
-    return max(1, cores - 1)
+        return os.cpu_count() or 1
 
 
 def share(settings: Settings, index: int, count: int) -> Settings:

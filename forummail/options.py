@@ -196,7 +196,7 @@ OPTS: tuple[Option, ...] = (
     _int("send_batch_size", 200, 1, 10000, "", "notifications claimed per database round trip", "sending"),
     _int("send_processes", 0, 0, 64, "", "processes sending at once with much to send, one server and several "
          "connections (each process takes its share of them); 1: always one process", "sending",
-         shown="0: one per connection, up to the cores less one"),
+         shown="0: one per connection, up to one per core"),
     _int("send_max_attempts", 10, 1, 100, "", "tries before a temporarily failing notification is marked "
          "failed", "sending"),
     _int("send_retry_seconds", 60, 1, 86400, "seconds", "wait after the first temporary failure; doubles "
