@@ -767,6 +767,24 @@ WORKER_STAGES: list[h.Stage] = [
     ("wait for the previous outcome before DATA (`OutcomeWriter.flush`)", "forummail/store/outgoing.py", "flush"),
     ("&nbsp;&nbsp;the mail_log line (`Logger.info`)", "logging/__init__.py", "info"),
 ]
+# One connection: the main thread sends itself (Dispatcher._run_inline) and
+# renders the next mail while the server takes in the last.
+INLINE_STAGES: list[h.Stage] = [
+    ("whole run (`send_notifications`)", "forummail/sender.py", "send_notifications"),
+    ("claim batches (`store.outgoing.claim`)", "forummail/store/outgoing.py", "claim"),
+    ("send each mail and record it (`Dispatcher._deliver`)", "forummail/dispatch.py", "_deliver"),
+    ("&nbsp;&nbsp;the SMTP transaction (`transport.transact`)", "forummail/transport.py", "transact"),
+    ("&nbsp;&nbsp;&nbsp;&nbsp;render the next mail while the server takes the data (`take_next`)",
+     "forummail/dispatch.py", "take_next"),
+    ("&nbsp;&nbsp;&nbsp;&nbsp;&nbsp;&nbsp;of which `Composer.compose`", "forummail/compose.py", "compose"),
+    ("&nbsp;&nbsp;&nbsp;&nbsp;wait for the previous outcome after the 354 (`OutcomeWriter.flush`)",
+     "forummail/store/outgoing.py", "flush"),
+    ("&nbsp;&nbsp;record the outcome (`Outcomes.record`)", "forummail/outcomes.py", "record"),
+    ("&nbsp;&nbsp;&nbsp;&nbsp;`OutcomeWriter.record` (the prepared UPDATE put on the wire)",
+     "forummail/store/outgoing.py", "record"),
+    ("&nbsp;&nbsp;&nbsp;&nbsp;the mail_log line (`Logger.info`)", "logging/__init__.py", "info"),
+    ("wait for the end (`Dispatcher.finish`)", "forummail/dispatch.py", "finish"),
+]
 FETCH_STAGES: list[h.Stage] = [
     ("whole run (`fetch_mailbox`)", "forummail/fetch.py", "fetch_mailbox"),
     ("POP3 login (`Pop3Mailbox.open`)", "forummail/mailbox.py", "open"),
@@ -800,16 +818,19 @@ def profile_send(b: Bench) -> None:
     main = h.raw_stats(profiles["main"])
     workers = [(name, h.raw_stats(p)) for name, p in profiles.items() if name.startswith("smtp-")]
     h.say("profiled send (P1, N=1, in process): %.2f s" % wall)
+    how = ("The main thread claims and renders; the worker thread (`%s`) sends and records.  The two run at "
+           "once but share one GIL." % workers[0][0] if workers else
+           "One thread does it all: it claims, sends, records, and renders each mail while the server takes in "
+           "the data of the one before.")
     out = [
         "### Profile of P1, N=1: `send_notifications(settings)` in process, cProfile on every thread",
         "",
         "%d notifications, one connection: %.2f s under cProfile (%.0f msgs/s; cProfile slows pure-Python "
-        "code most).  The main thread claims and renders; the worker thread (`%s`) sends and records.  The "
-        "two run at once but share one GIL." % (count, wall, count / wall, workers[0][0] if workers else "?"),
+        "code most).  %s" % (count, wall, count / wall, how),
         "",
         "#### Main thread: stages",
         "",
-        *h.stage_table(main, wall, count, MAIN_STAGES),
+        *h.stage_table(main, wall, count, MAIN_STAGES if workers else INLINE_STAGES),
         "",
     ]
     for name, st in workers[:1]:
