@@ -221,8 +221,7 @@ def test_much_to_send_forks_a_process_per_connection_and_sends_each_once(
     ids = [message_from_bytes(m.data, policy=policy.default)["Message-ID"] for m in env.smtp.messages]
     assert len(ids) == 120 and len(set(ids)) == 120
     assert forum.statuses() == {"sent": 120}
-    senders = {line.split("[", 1)[1].split("]", 1)[0] for line in env.log.splitlines() if " sent to " in line}
-    assert len(senders) == 3  # three processes logged mail they sent
+    assert len(_sending_processes(env)) == 3  # three processes logged mail they sent
     assert env.database.scalar("SELECT count(DISTINCT claimed_by) FROM notifications") == 3
 
 
@@ -233,8 +232,7 @@ def test_one_process_when_told_or_when_there_is_little(env: Env, forum: Forum, s
             forum.post(small_forum["task"], small_forum["ann"], "message %d" % i)
         assert env.run("send_notifications.py").returncode == 0
     assert forum.statuses() == {"sent": 68}
-    senders = {line.split("[", 1)[1].split("]", 1)[0] for line in env.log.splitlines() if " sent to " in line}
-    assert len(senders) == 2  # one process per run
+    assert len(_sending_processes(env)) == 2  # one process per run
 
 
 def test_sigterm_reaches_every_sending_process(env: Env, forum: Forum, small_forum: dict[str, int]) -> None:
@@ -242,14 +240,7 @@ def test_sigterm_reaches_every_sending_process(env: Env, forum: Forum, small_for
     for i in range(100):
         forum.post(small_forum["task"], small_forum["ann"], "message %d" % i)
     env.smtp.behaviour.delay = 0.05
-    proc = subprocess.Popen([sys.executable, str(ROOT / "send_notifications.py"), "--conf", str(env.conf)],
-                            env=clean_env(), stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 30
-    while len(env.smtp.messages) < 6 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    proc.send_signal(signal.SIGTERM)  # to the parent only, as `kill PID` does
-    _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 75 and "interrupted" in err
+    _sigterm_after(env, 6)  # to the parent only, as `kill PID` does
     time.sleep(0.5)
     sent = len(env.smtp.messages)
     statuses = forum.statuses()
@@ -289,18 +280,28 @@ def test_killed_run_leaves_its_rows_to_the_next_after_the_lease(
     assert reclaimed >= 40 - sent_before - 1
 
 
-def test_sigterm_gives_claimed_rows_back(env: Env, forum: Forum, small_forum: dict[str, int]) -> None:
-    for i in range(20):
-        forum.post(small_forum["task"], small_forum["ann"], "message %d" % i)
-    env.smtp.behaviour.delay = 0.05
+def _sigterm_after(env: Env, mails: int) -> None:
+    """Start a run, SIGTERM it once the server has ``mails`` mails: it says so and exits 75."""
     proc = subprocess.Popen([sys.executable, str(ROOT / "send_notifications.py"), "--conf", str(env.conf)],
                             env=clean_env(), stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 30
-    while len(env.smtp.messages) < 3 and time.monotonic() < deadline:
+    while len(env.smtp.messages) < mails and time.monotonic() < deadline:
         time.sleep(0.01)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 75 and "interrupted" in err
+
+
+def _sending_processes(env: Env) -> set[str]:
+    """The pids in the log file's lines of mail sent."""
+    return {line.split("[", 1)[1].split("]", 1)[0] for line in env.log.splitlines() if " sent to " in line}
+
+
+def test_sigterm_gives_claimed_rows_back(env: Env, forum: Forum, small_forum: dict[str, int]) -> None:
+    for i in range(20):
+        forum.post(small_forum["task"], small_forum["ann"], "message %d" % i)
+    env.smtp.behaviour.delay = 0.05
+    _sigterm_after(env, 3)
     statuses = forum.statuses()
     assert statuses.get("sending", 0) <= 1  # only the one in flight keeps its lease
     assert statuses["pending"] >= 30
