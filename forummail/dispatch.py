@@ -3,7 +3,9 @@
 The main thread claims and renders; worker threads send (the work waits on
 the network, so threads suffice).  A worker belongs to one server, keeps
 its connection for many mails, and records each outcome on a database
-connection of its own the moment the server answers.
+connection of its own the moment the server answers.  With one connection
+in all there is no worker: the main thread sends, and renders each mail
+while the server takes in the one before (``run``).
 
 * A server that cannot be used is left aside (for ``aside_seconds``, by
   every run: the time is kept in the database) and its mail goes through

@@ -273,9 +273,10 @@ class OutcomeWriter:
     """Records outcomes without waiting for each: one UPDATE at most in flight.
 
     ``record()`` puts the UPDATE on the wire and returns; ``flush()`` waits
-    for it.  A worker flushes just before the DATA of its next mail, so the
-    database works while the next MAIL FROM and RCPT TO are exchanged, and
-    still no more than one sent mail is ever unrecorded: a run killed at any
+    for it.  A worker flushes once the server said 354 to its next mail's
+    DATA, just before the message goes, so the database works while the
+    next envelope is exchanged, and still no more than one sent mail is
+    ever unrecorded: a run killed at any
     instant re-sends at most one.  Once on the wire, the UPDATE is committed
     by the server even if this process dies (autocommit).  Nothing else may
     use the connection between ``record()`` and ``flush()``.
