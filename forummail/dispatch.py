@@ -165,11 +165,15 @@ class Dispatcher:
         held: Item | None = None
         try:
             if self.line is None:
-                self.line = self._open_line(slot)
+                try:
+                    self.line = self._open_line(slot)
+                except psycopg.Error as exc:
+                    self._lost_database(slot, exc, None)
+                    with self.lock:
+                        slot.workers = 0
+                    return
             take_next()
-            while True:
-                if failure:
-                    raise failure[0]
+            while not failure:
                 item = following.pop() if following else None
                 if item is None:
                     return
@@ -180,18 +184,24 @@ class Dispatcher:
                 if not self._alive():
                     self.outcomes.release(item.jobs, 0)
                     return
+                held = item
                 with self.lock:
                     self.inflight += 1
-                held = item
-                going = self._deliver(self.line, item, take_next)
+                # Only the line's own connection may fail here as a lost database
+                # (the rows of this mail wait for their lease); the main
+                # connection's errors, raised by rendering, are the run's.
+                try:
+                    going = self._deliver(self.line, item, take_next)
+                except psycopg.Error as exc:
+                    self._lost_database(slot, exc, held)
+                    held = None
+                    with self.lock:
+                        slot.workers = 0
+                    return
                 held = None
                 if not going:
                     return
                 take_next()  # when the transaction stopped before the data
-        except psycopg.Error as exc:
-            self._lost_database(slot, exc, held)
-            with self.lock:
-                slot.workers = 0
         except BaseException:
             if held is not None:
                 # Stopped mid-transaction (a signal): its rows keep their lease and
@@ -205,6 +215,7 @@ class Dispatcher:
             for item in following:
                 if item is not None:
                     self.outcomes.release(item.jobs, 0)
+        raise failure[0]  # what rendering the next mail raised, now that this one is settled
 
     def submit(self, item: Item) -> None:
         """Hand a mail to the workers (blocks while they are busy: back-pressure)."""

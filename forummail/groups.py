@@ -85,43 +85,72 @@ def share(settings: Settings, index: int, count: int) -> Settings:
 class Child:
     pid: int
     fd: int  # the read end of the pipe its result comes through
+    data: bytearray = dataclasses.field(default_factory=bytearray)
+    result: dict[str, Any] | None = None
 
 
-def fork(settings: Settings, count: int, work: Callable[[Settings], Summary]) -> list[Child]:
-    """Start processes 1 to ``count - 1``, each running ``work`` with its share; the caller is process 0."""
-    children: list[Child] = []
-    try:
-        for index in range(1, count):
+_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
+def fork(settings: Settings, count: int, work: Callable[[Settings], Summary], children: list[Child]) -> None:
+    """Start processes 1 to ``count - 1`` into ``children``, each running ``work`` with its share.
+
+    The caller is process 0.  ``children`` is the caller's, so that a
+    signal in the middle still leaves it every child to stop and collect.
+    """
+    for index in range(1, count):
+        try:
             read, write = os.pipe()
+        except OSError as exc:
+            log.warning("could not start another sending process: %s", exc)
+            return
+        # Signals wait until the child is inside its own try (and the parent
+        # has noted the child): a child must never unwind into the parent's
+        # stack, where the parent's database connection is.
+        signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
+        try:
             pid = os.fork()
-            if pid == 0:
+        except OSError as exc:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)
+            os.close(read)
+            os.close(write)
+            # Out of processes or memory: those started send, and so does this one.
+            log.warning("could not start another sending process: %s", exc)
+            return
+        if pid == 0:
+            try:
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)
                 os.close(read)
                 for child in children:
                     os.close(child.fd)
                 _child(write, share(settings, index, count), work)
-            os.close(write)
-            children.append(Child(pid, read))
-    except OSError as exc:
-        # Out of processes or memory: those started send, and so does this one.
-        log.warning("could not start another sending process: %s", exc)
-    return children
+            finally:
+                os._exit(1)
+        os.close(write)
+        children.append(Child(pid, read))
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)
 
 
 def _child(write: int, settings: Settings, work: Callable[[Settings], Summary]) -> NoReturn:
-    result: dict[str, Any]
+    result: dict[str, Any] = {"error": "internal error in a sending process", "exit_code": 1, "kind": "internal"}
     code = 1
     try:
-        summary = work(settings)
-        result = {"summary": dataclasses.asdict(summary)}
-        code = 0
-    except MailerError as exc:
-        result = {"error": str(exc), "exit_code": exc.exit_code, "kind": type(exc).__name__}
-    except KeyboardInterrupt:
-        result = {"interrupted": True}
-    except BaseException:  # noqa: BLE001 -- said by the parent, which alone may say it on stderr
-        result = {"error": "internal error in a sending process:\n" + traceback.format_exc(), "exit_code": 1,
-                  "kind": "internal"}
-    try:
+        try:
+            summary: Summary | None = work(settings)
+            result = {}
+            code = 0
+        except MailerError as exc:
+            summary = getattr(exc, "summary", None)
+            result = {"error": str(exc), "exit_code": exc.exit_code, "kind": type(exc).__name__}
+        except KeyboardInterrupt as exc:
+            summary = getattr(exc, "summary", None)
+            result = {"interrupted": True}
+        except BaseException as exc:  # noqa: BLE001 -- said by the parent, which alone may say it on stderr
+            summary = getattr(exc, "summary", None)
+            result = {"error": "internal error in a sending process:\n" + traceback.format_exc(), "exit_code": 1,
+                      "kind": "internal"}
+        if summary is not None:
+            result["summary"] = dataclasses.asdict(summary)
         data = json.dumps(result).encode()
         while data:
             data = data[os.write(write, data):]
@@ -132,38 +161,48 @@ def _child(write: int, settings: Settings, work: Callable[[Settings], Summary]) 
 def stop(children: list[Child]) -> None:
     """Pass a SIGTERM on: each child gives back what it claimed and ends."""
     for child in children:
-        try:
-            os.kill(child.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
+        if child.result is None:
+            try:
+                os.kill(child.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
 
 
 def collect(children: list[Child]) -> list[dict[str, Any]]:
-    """Wait for every child; what each did (or the error it ended with)."""
-    results = []
+    """Wait for every child; what each did (or the error it ended with).
+
+    A signal while waiting is passed on to the children, which are still
+    waited for; then it is raised.
+    """
+    interrupted: KeyboardInterrupt | None = None
     for child in children:
-        chunks = []
-        while chunk := _read(child.fd):
-            chunks.append(chunk)
+        while child.result is None:
+            try:
+                child.result = _wait(child)
+            except KeyboardInterrupt as exc:
+                interrupted = exc
+                stop(children)
+    if interrupted is not None:
+        raise interrupted
+    return [child.result for child in children if child.result is not None]
+
+
+def _wait(child: Child) -> dict[str, Any]:
+    if child.fd >= 0:  # (a signal may have stopped an earlier call after the pipe's end)
+        while chunk := os.read(child.fd, 65536):
+            child.data += chunk
         os.close(child.fd)
-        _, status = os.waitpid(child.pid, 0)
-        try:
-            results.append(json.loads(b"".join(chunks)))
-        except ValueError:
-            # Killed, or out of memory: its claimed rows keep their lease and
-            # are taken again when it ends, as for a run that died.
-            results.append({"error": "sending process %d ended without a result (%s); what it had claimed "
-                                     "is sent again when its lease ends" % (child.pid, _status(status)),
-                            "exit_code": EX_TEMPFAIL, "kind": "died"})
-    return results
-
-
-def _read(fd: int) -> bytes:
-    while True:
-        try:
-            return os.read(fd, 65536)
-        except InterruptedError:
-            continue
+        child.fd = -1
+    _, status = os.waitpid(child.pid, 0)
+    try:
+        result: dict[str, Any] = json.loads(bytes(child.data))
+        return result
+    except ValueError:
+        # Killed, or out of memory: its claimed rows keep their lease and
+        # are taken again when it ends, as for a run that died.
+        return {"error": "sending process %d ended without a result (%s); what it had claimed is sent again "
+                         "when its lease ends" % (child.pid, _status(status)),
+                "exit_code": EX_TEMPFAIL, "kind": "died"}
 
 
 def _status(status: int) -> str:
@@ -188,6 +227,9 @@ def failure(results: list[dict[str, Any]]) -> MailerError | None:
     """The error the run ends with for what went wrong in the children (the gravest first)."""
     errors = [r for r in results if r.get("error")]
     if not errors:
+        if any(r.get("interrupted") for r in results):
+            # Someone signalled a child alone: the rest of its share waits for the next run.
+            return TemporaryFailure("a sending process was interrupted; unfinished work is left for the next run")
         return None
     gravest = max(errors, key=lambda r: {EX_TEMPFAIL: 0, EX_CONFIG: 1}.get(r["exit_code"], 2))
     text = "; ".join(dict.fromkeys(r["error"] for r in errors))

@@ -76,14 +76,22 @@ class Sender:
         if count == 1:
             self._send(s, first, limit, progress, started)
             return self.summary
-        children = groups.fork(s, count, _drain_child)
+        children: list[groups.Child] = []
+        results: list[dict[str, object]] = []
+        try:
+            groups.fork(s, count, _drain_child, children)
+        except BaseException:
+            self.outcomes.release(first)
+            groups.stop(children)
+            groups.collect(children)
+            raise
         try:
             self._send(groups.share(s, 0, count), first, limit, progress, started)
         except BaseException:
             groups.stop(children)
             raise
         finally:
-            results = groups.collect(children)
+            results = groups.collect(children)  # a signal in here is passed on to them too
             groups.add(self.summary, results)
         error = groups.failure(results)
         if error is not None:
@@ -94,9 +102,13 @@ class Sender:
               progress: Callable[[int], None] | None, started: float) -> None:
         """Send the claimed ``jobs``, then claim more, until done; ``settings`` gives the connections."""
         s = settings
-        store.outgoing.forget_old_usage(self.conn)
-        dispatcher = Dispatcher(s, self.outcomes, store.outgoing.servers_aside(self.conn))
-        dispatcher.start()
+        try:
+            store.outgoing.forget_old_usage(self.conn)
+            dispatcher = Dispatcher(s, self.outcomes, store.outgoing.servers_aside(self.conn))
+            dispatcher.start()
+        except BaseException:
+            self.outcomes.release(jobs)
+            raise
         taken = 0
         try:
             while jobs:
@@ -122,35 +134,34 @@ class Sender:
 
     def _dispatch(self, jobs: list[Job], deadline: float, dispatcher: Dispatcher) -> None:
         """Settle what needs no mail, render the rest and hand it to the dispatcher."""
-        items = self._items(jobs, deadline)
+        pending = {job.id: job for job in jobs}
+        items = self._items(jobs, pending, deadline)
+        # A broken template, Ctrl-C, SIGTERM, or a dispatcher that stops
+        # taking (or never started to): what was not handed over goes back
+        # untouched, now.
         try:
             dispatcher.run(items)
         finally:
-            items.close()  # gives back, now, whatever the dispatcher did not take
-
-    def _items(self, jobs: list[Job], deadline: float) -> Generator[Item, None, None]:
-        """The mail of a batch, rendered one at a time as the dispatcher takes it."""
-        pending = {job.id: job for job in jobs}
-        # A broken template, Ctrl-C, SIGTERM, or a dispatcher that stops
-        # taking: what was not handed over goes back untouched (finally).
-        try:
-            for job in jobs:
-                if pending.pop(job.id, None) is None:
-                    continue  # went already, inside a digest
-                group = [job]
-                if job.digest and job.user_id is not None:
-                    # The user's oldest waiting row is due: the whole digest goes now.
-                    siblings = [j for j in jobs if j.digest and j.user_id == job.user_id and j.id in pending]
-                    for sibling in siblings:
-                        del pending[sibling.id]
-                    group += siblings + store.outgoing.claim_digest(self.conn, self.run, job.user_id,
-                                                           self.settings.sending.send_lease_seconds)
-                item = self._render(group)
-                if item is not None:
-                    item.deadline = deadline
-                    yield item
-        finally:
+            items.close()
             self.outcomes.release(list(pending.values()))
+
+    def _items(self, jobs: list[Job], pending: dict[int, Job], deadline: float) -> Generator[Item, None, None]:
+        """The mail of a batch, rendered one at a time as the dispatcher takes it; ``pending``: not yet taken."""
+        for job in jobs:
+            if pending.pop(job.id, None) is None:
+                continue  # went already, inside a digest
+            group = [job]
+            if job.digest and job.user_id is not None:
+                # The user's oldest waiting row is due: the whole digest goes now.
+                siblings = [j for j in jobs if j.digest and j.user_id == job.user_id and j.id in pending]
+                for sibling in siblings:
+                    del pending[sibling.id]
+                group += siblings + store.outgoing.claim_digest(self.conn, self.run, job.user_id,
+                                                       self.settings.sending.send_lease_seconds)
+            item = self._render(group)
+            if item is not None:
+                item.deadline = deadline
+                yield item
 
     def _render(self, group: list[Job]) -> Item | None:
         """The mail for one row (or a digest's rows); None when nothing is to be sent."""
@@ -195,10 +206,22 @@ class Sender:
 
 
 def _drain_child(settings: Settings) -> Summary:
-    """What a forked sending process does (see ``groups``): drain with connections of its own."""
+    """What a forked sending process does (see ``groups``): drain with connections of its own.
+
+    Whatever stops it, what it sent so far goes with the exception
+    (``summary``), for the parent to count.
+    """
     conn = db.connect(settings, "sender", autocommit=True)
+    sender = Sender(settings, conn)
     try:
-        return Sender(settings, conn).drain(fork=False)
+        return sender.drain(fork=False)
+    except psycopg.OperationalError as exc:  # as send_notifications says it
+        error = TemporaryFailure("lost the connection to %s: %s" % (db.describe(settings), db.first_line(exc)))
+        error.summary = sender.summary  # type: ignore[attr-defined]
+        raise error from None
+    except BaseException as exc:
+        exc.summary = sender.summary  # type: ignore[attr-defined]
+        raise
     finally:
         conn.close()
 

@@ -395,8 +395,9 @@ class Transport:
              while_waiting: Callable[[], object] | None = None) -> Result:
         """Send one message on the open connection (opening it if needed).
 
-        ``before_data`` runs after the recipients are accepted and before the
-        message is sent (the sender waits there for the previous outcome).
+        ``before_data`` runs once the server said 354 to DATA, before the
+        message goes (the sender waits there for the previous outcome);
+        ``while_waiting`` while the server takes the message in (see transact).
         """
         server = self.open()
         smtp = self.smtp

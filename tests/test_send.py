@@ -250,6 +250,31 @@ def test_sigterm_reaches_every_sending_process(env: Env, forum: Forum, small_for
     assert len(env.smtp.messages) == sent  # no child went on sending
 
 
+def test_a_sending_process_stopped_alone_is_counted_and_said(
+        env: Env, forum: Forum, small_forum: dict[str, int]) -> None:
+    env.configure(opts={"send_batch_size": 10, "smtp_max_connections": 2, "send_processes": 2})
+    for i in range(100):
+        forum.post(small_forum["task"], small_forum["ann"], "message %d" % i)
+    env.smtp.behaviour.delay = 0.02
+    proc = subprocess.Popen([sys.executable, str(ROOT / "send_notifications.py"), "--conf", str(env.conf), "-v"],
+                            env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    child: set[str] = set()
+    while not child and time.monotonic() < deadline:
+        child = _sending_processes(env) - {str(proc.pid)}
+        time.sleep(0.01)
+    assert child, "no second sending process logged a mail"
+    os.kill(int(child.pop()), signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    # The parent finishes its share, says the child was stopped, and exits 75.
+    assert proc.returncode == 75 and "a sending process was interrupted" in err
+    statuses = forum.statuses()
+    assert statuses.get("sending", 0) <= 1  # the child's mail in flight, at most
+    assert out == ""  # -v prints the summary only when the run ends well
+    # Every mail the server took is recorded, but the one the signal caught after its data.
+    assert statuses["sent"] <= len(env.smtp.messages) <= statuses["sent"] + statuses.get("sending", 0)
+
+
 def test_killed_run_leaves_its_rows_to_the_next_after_the_lease(
         env: Env, forum: Forum, small_forum: dict[str, int]) -> None:
     env.configure(opts={"send_batch_size": 50, "send_lease_seconds": 60})
