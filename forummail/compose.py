@@ -33,11 +33,12 @@ import base64
 import hashlib
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from email.utils import formatdate
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
 
 from . import mime, signing, tags
@@ -94,6 +95,20 @@ class Outgoing:
     message_id: str
     reply_token: str | None
     smtputf8: bool = False  # a non-ASCII local part: only a server offering SMTPUTF8 may take it
+
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+def _kept(cache: dict[_K, _V], key: _K, make: Callable[[], _V], limit: int = 4096) -> _V:
+    """``cache[key]``, made once; the cache is emptied rather than let grow past ``limit``."""
+    value = cache.get(key)
+    if value is None:
+        if len(cache) > limit:
+            cache.clear()
+        value = cache[key] = make()
+    return value
 
 
 class Composer:
@@ -161,13 +176,9 @@ class Composer:
         # re-send after a crash, carries the same token and the same Message-ID.
         queued = job.created_at.date() if job.created_at else today
         expires = queued + timedelta(days=s.replies.reply_token_days)
-        key = (job.user_id, job.task_id, expires)
-        token = self._tokens.get(key)
-        if token is None:
-            if len(self._tokens) > 4096:
-                self._tokens.clear()
-            token = self._tokens[key] = reply_token.make(self.keys.sign, job.user_id, job.task_id, expires)
-        return token
+        user_id, task_id, sign = job.user_id, job.task_id, self.keys.sign
+        return _kept(self._tokens, (user_id, task_id, expires),
+                     lambda: reply_token.make(sign, user_id, task_id, expires))
 
     def compose(self, job: Job, today: date | None = None) -> Outgoing:
         """Render one job.  Raises ConfigError for a broken template (all mail would fail)."""
@@ -303,13 +314,7 @@ class Composer:
         A digest spans tasks: it carries the forum's List-Id only.
         """
         # The same for every mail of a task to one follower: made once (signing is most of it).
-        key = (kind, job.task_id, job.user_id)
-        cached = self._lists.get(key)
-        if cached is None:
-            if len(self._lists) > 4096:
-                self._lists.clear()
-            cached = self._lists[key] = self._list_headers(job, kind)
-        return cached
+        return _kept(self._lists, (kind, job.task_id, job.user_id), lambda: self._list_headers(job, kind))
 
     def _list_headers(self, job: Job, kind: str) -> list[tuple[str, str]]:
         s = self.settings
