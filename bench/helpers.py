@@ -346,6 +346,30 @@ class Sink:
 # --------------------------------------------------------------------------
 
 
+def postgres_cpu(pg: PostgresServer) -> float:
+    """CPU seconds (user + system) of the PostgreSQL server so far: the postmaster, its live processes
+    (backends, autovacuum, WAL writer) and the ones it reaped (``/proc``)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    postmaster = int((pg.data / "postmaster.pid").read_text().split()[0])
+
+    def fields(pid: int) -> list[str] | None:
+        try:
+            return Path("/proc/%d/stat" % pid).read_text().rsplit(")", 1)[1].split()
+        except OSError:  # it ended meanwhile: its time is in the postmaster's reaped children's
+            return None
+
+    own = fields(postmaster)
+    if own is None:
+        raise RuntimeError("PostgreSQL (pid %d) is not running" % postmaster)
+    total = sum(int(v) for v in own[11:15])  # utime, stime, cutime, cstime
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            f = fields(int(entry.name))
+            if f is not None and int(f[1]) == postmaster:
+                total += int(f[11]) + int(f[12])
+    return total / tick
+
+
 def recreate_db(pg: PostgresServer, name: str, template: str = TEMPLATE_DB) -> None:
     with psycopg.connect(**pg.conninfo(), autocommit=True) as conn:
         conn.execute("DROP DATABASE IF EXISTS %s WITH (FORCE)" % name)
