@@ -34,16 +34,12 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import logging
 import poplib
 import re
 import shlex
-import shutil
 import smtplib
 import statistics
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -956,19 +952,7 @@ def main(argv: list[str] | None = None) -> int:
     started_at = datetime.datetime.now().astimezone()
     load_before = h.load_average()
     t0 = time.monotonic()
-    work = Path(tempfile.mkdtemp(prefix="forummail-bench-all-"))
-    # An installation runs from bytecode caches written by its first run:
-    # so do the timed runs (clean_env lets them use the caches).
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(h.ROOT / "forummail")], check=True,
-                   env=h.clean_env(), stdout=subprocess.DEVNULL)
-    sink = h.Sink()
-    pg: h.PostgresServer | None = None
-    pop: h.DovecotServer | None = None
-    text = ""
-    try:
-        sink.start()  # first: spawned from a process with no connections yet
-        pg = h.PostgresServer().start()
-        h.create_template(pg)
+    with h.servers("forummail-bench-all-") as (sink, pg, work):
         b = Bench(args, pg, sink, work)
         h.say("PostgreSQL on port %d, SMTP sink (pid %s) on port %d; goals %s"
               % (pg.port, sink.process.pid, sink.port, ",".join(g for g in GOALS if g in only)))
@@ -982,19 +966,15 @@ def main(argv: list[str] | None = None) -> int:
             profile_send(b)
         if "P5" in only:
             pop = h.DovecotServer(login=h.POP_LOGIN, password=h.POP_PASSWORD).start()
-            replies = h.build_replies(pg, b.settings(b.conf("p5", P5_DB, 1), "fetch_replies.py"), args.replies)
-            goal_p5(b, pop, replies)
-            if not args.no_profile:
-                profile_fetch(b, pop, replies)
+            try:
+                replies = h.build_replies(pg, b.settings(b.conf("p5", P5_DB, 1), "fetch_replies.py"),
+                                          args.replies)
+                goal_p5(b, pop, replies)
+                if not args.no_profile:
+                    profile_fetch(b, pop, replies)
+            finally:
+                pop.stop()
         text = report(b, only, started_at, time.monotonic() - t0, load_before)
-    finally:
-        logging.getLogger().handlers.clear()
-        if pop is not None:
-            pop.stop()
-        if pg is not None:
-            pg.stop()
-        sink.stop()
-        shutil.rmtree(work, ignore_errors=True)
     Path(args.output).write_text(text, encoding="utf-8")
     for goal, (figure, target, _, ok) in b.summary.items():
         h.say("%-8s %s (target %s): %s" % (goal, figure, target, "MET" if ok else "NOT MET"))

@@ -22,6 +22,7 @@ import platform
 import pstats
 import random
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -51,10 +52,11 @@ from forummail import logs as fm_logs  # noqa: E402
 from forummail import settings as fm_settings  # noqa: E402
 from forummail import store  # noqa: E402
 from forummail.compose import Composer  # noqa: E402
+from forummail.parse import parse_message  # noqa: E402
 from forummail.sender import send_notifications  # noqa: E402
 from tests.servers import DovecotServer, PostgresServer, free_port  # noqa: E402
 
-__all__ = ["DovecotServer", "PostgresServer"]
+__all__ = ["DovecotServer", "PostgresServer", "parse_message"]
 
 Settings = fm_settings.Settings
 Job = store.outgoing.Job
@@ -339,6 +341,32 @@ class Sink:
             raise RuntimeError("the SMTP sink received %d messages, expected %d" % (got, count))
         return Timing(seconds, count, steady=last - first, startup=first - started, cpu=cpu,
                       sink_cpu=self.cpu() - sink_cpu0, maxrss_kb=maxrss_kb, size=size)
+
+
+@contextmanager
+def servers(prefix: str) -> Iterator[tuple[Sink, PostgresServer, Path]]:
+    """What every bench run stands on: the SMTP sink, PostgreSQL with the template forum, a work folder.
+
+    All are stopped and removed on the way out, whatever happened.  First,
+    the product's bytecode caches: an installation runs from the caches its
+    first run wrote, and so do the timed runs (``clean_env`` lets them).
+    """
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "forummail")], check=True,
+                   env=clean_env(), stdout=subprocess.DEVNULL)
+    sink = Sink()
+    pg: PostgresServer | None = None
+    try:
+        sink.start()  # first: spawned from a process with no connections yet
+        pg = PostgresServer().start()
+        create_template(pg)
+        yield sink, pg, work
+    finally:
+        logging.getLogger().handlers.clear()
+        if pg is not None:
+            pg.stop()
+        sink.stop()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------
