@@ -52,11 +52,12 @@ from forummail import logs as fm_logs  # noqa: E402
 from forummail import settings as fm_settings  # noqa: E402
 from forummail import store  # noqa: E402
 from forummail.compose import Composer  # noqa: E402
+from forummail.extract import extract_reply  # noqa: E402
 from forummail.parse import parse_message  # noqa: E402
 from forummail.sender import send_notifications  # noqa: E402
 from tests.servers import DovecotServer, PostgresServer, free_port  # noqa: E402
 
-__all__ = ["DovecotServer", "PostgresServer", "parse_message"]
+__all__ = ["DovecotServer", "PostgresServer", "extract_reply", "parse_message"]
 
 Settings = fm_settings.Settings
 Job = store.outgoing.Job
