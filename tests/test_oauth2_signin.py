@@ -176,9 +176,11 @@ def oauth_pop(endpoint: TokenEndpoint) -> Iterator[DovecotServer]:
 
 def pop_settings(oauth_pop: DovecotServer, oauth2: OAuth2, ssl: bool = True) -> Settings:
     """Settings whose reply mailbox is ``oauth_pop``, signed in to with ``oauth2``."""
-    folder = Path(tempfile.mkdtemp(prefix="forummail-oauth2-conf-"))
-    conf = write_conf(folder / "cron_conf.py", {"MAIL_FROM": "noreply@forum.test", "MAIL_SMTP": "127.0.0.1"}, {})
-    base = settings.load(str(conf))
+    # The file is read once, here: nothing of it need outlive the call (each call used to leave a folder in /tmp).
+    with tempfile.TemporaryDirectory(prefix="forummail-oauth2-conf-") as folder:
+        conf = write_conf(Path(folder) / "cron_conf.py", {"MAIL_FROM": "noreply@forum.test", "MAIL_SMTP": "127.0.0.1"},
+                          {})
+        base = settings.load(str(conf))
     replies = dataclasses.replace(
         base.replies, pop_host="127.0.0.1", pop_port=oauth_pop.tls_port if ssl else oauth_pop.port,
         replier_pop_ssl=ssl, replier_pop_login=REPLIES, replier_pop_psswd="", replier_pop_oauth2=oauth2)
