@@ -165,9 +165,10 @@ def table(cases: Sequence[Case], bare: Case, target: float, sink: bool) -> list[
 # P1: N connections draining the P1 queue.
 # --------------------------------------------------------------------------
 
+JOURNAL = "CREATE TABLE floor_journal (id bigint, run text, msgid text, at timestamptz NOT NULL DEFAULT now())"
 SETUP = {
-    "insert": "CREATE TABLE floor_journal (id bigint, run text, msgid text, at timestamptz NOT NULL DEFAULT now())",
-    "journal": "CREATE TABLE floor_journal (id bigint, run text, msgid text, at timestamptz NOT NULL DEFAULT now())",
+    "insert": JOURNAL,
+    "journal": JOURNAL,
     # One row per run, nothing indexed but its key: every update can be HOT.
     "progress": "CREATE TABLE floor_progress (run text PRIMARY KEY, last_id bigint)",
 }

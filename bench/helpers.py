@@ -314,13 +314,8 @@ class Sink:
 
     def cpu(self) -> float:
         """CPU seconds (user + system) the sink process used so far (``/proc/PID/stat``)."""
-        if self.process.pid is None:
-            return 0.0
-        try:
-            fields = Path("/proc/%d/stat" % self.process.pid).read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return 0.0
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        fields = proc_stat(self.process.pid) if self.process.pid is not None else None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK") if fields else 0.0
 
     def snapshot(self) -> tuple[int, int, float, float]:
         """(messages, bytes, first arrival, last arrival) since the last reset."""
@@ -380,23 +375,26 @@ def postgres_cpu(pg: PostgresServer) -> float:
     (backends, autovacuum, WAL writer) and the ones it reaped (``/proc``)."""
     tick = os.sysconf("SC_CLK_TCK")
     postmaster = int((pg.data / "postmaster.pid").read_text().split()[0])
-
-    def fields(pid: int) -> list[str] | None:
-        try:
-            return Path("/proc/%d/stat" % pid).read_text().rsplit(")", 1)[1].split()
-        except OSError:  # it ended meanwhile: its time is in the postmaster's reaped children's
-            return None
-
-    own = fields(postmaster)
+    own = proc_stat(postmaster)
     if own is None:
         raise RuntimeError("PostgreSQL (pid %d) is not running" % postmaster)
     total = sum(int(v) for v in own[11:15])  # utime, stime, cutime, cstime
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
-            f = fields(int(entry.name))
+            # A child that ended meanwhile is in the postmaster's reaped children's time.
+            f = proc_stat(int(entry.name))
             if f is not None and int(f[1]) == postmaster:
                 total += int(f[11]) + int(f[12])
     return total / tick
+
+
+def proc_stat(pid: int) -> list[str] | None:
+    """The fields of ``/proc/PID/stat`` after the command name (state first: index 11 is utime); None once
+    the process is gone."""
+    try:
+        return Path("/proc/%d/stat" % pid).read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
 
 
 def recreate_db(pg: PostgresServer, name: str, template: str = TEMPLATE_DB) -> None:
